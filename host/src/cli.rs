@@ -1,0 +1,134 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Plugin search path, in order:
+  1. each --plugin-dir DIR
+  2. each directory in $FLOE_PLUGIN_PATH (separated by ':')
+  3. the directory of the floe-telemetry executable, then
+     <prefix>/lib/floe-telemetry/plugins for <prefix>/bin/floe-telemetry
+     (skipped with --no-default-plugin-dirs)
+Files ending in .so are candidates, by file name within each directory. Of two
+plugins with the same name, the first found wins. `list -v` shows the path.
+
+Exit status: 0 success; 1 a plugin failed (or `check` found a problem);
+2 usage error or unknown backend name.
+
+Logging goes to stderr: -v, -vv, -vvv, or RUST_LOG (e.g. RUST_LOG=floe_host=debug).";
+
+/// Lists, checks and calls floe telemetry backend plugins.
+///
+/// A backend plugin says where floe's OpenTelemetry data goes: the
+/// OpenTelemetry Collector exporter to configure, and the Helm values that
+/// deploy the backend's own services.
+#[derive(Debug, Parser)]
+#[command(name = "floe-telemetry", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub search: SearchArgs,
+
+    /// More logging on stderr (repeat for more); RUST_LOG overrides it.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to look for plugins.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Search DIR for plugins first (repeatable, searched in order).
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    /// Search only --plugin-dir and $FLOE_PLUGIN_PATH, not the default directories.
+    #[arg(long, global = true)]
+    pub no_default_plugin_dirs: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the installed backends (problems go to stderr).
+    List {
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        output: ListFormat,
+    },
+    /// Print a backend's OpenTelemetry Collector exporter configuration.
+    ExporterConfig(DocumentArgs),
+    /// Print the Helm values that deploy a backend's own services.
+    HelmValues(DocumentArgs),
+    /// Load every plugin file and call every backend; exit 1 on any problem.
+    Check {
+        #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
+        output: CheckFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DocumentArgs {
+    /// The backend's name, as shown by `list`.
+    pub name: String,
+
+    #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]
+    pub output: DocumentFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DocumentFormat {
+    Yaml,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_after_the_subcommand_too() {
+        let cli = Cli::try_parse_from([
+            "floe-telemetry",
+            "list",
+            "--plugin-dir",
+            "/a",
+            "-vv",
+            "--plugin-dir=/b",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.search.plugin_dirs,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(cli.verbose, 2);
+        assert!(matches!(
+            cli.command,
+            Command::List {
+                output: ListFormat::Json
+            }
+        ));
+    }
+}

@@ -1,0 +1,257 @@
+//! The error type of the host.
+//!
+//! Every variant that concerns one plugin file renders as "what is wrong; what
+//! to do", and is wrapped with the file's path in a [`Problem`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+use floe_plugin_api::ApiVersion;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::Call;
+
+/// Everything that can go wrong while finding, loading or calling plugins.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A plugin directory or file could not be read.
+    #[error("cannot read it: {source}; check that it exists and is readable")]
+    Io {
+        /// The operating system's error.
+        #[from]
+        source: std::io::Error,
+    },
+
+    /// The dynamic loader refused the file.
+    #[error(
+        "not a loadable shared library ({reason}); remove it from the plugin directory, \
+         or replace it with a build of the plugin for this platform"
+    )]
+    NotALibrary {
+        /// The loader's explanation.
+        reason: String,
+    },
+
+    /// A shared library without the symbols every floe plugin exports.
+    #[error(
+        "not a floe-telemetry plugin: it lacks the `{symbol}` symbol; remove it from the \
+         plugin directory, or export the backend with floe_plugin_api::export_backend!"
+    )]
+    NotAFloePlugin {
+        /// The symbol that is missing.
+        symbol: &'static str,
+    },
+
+    /// The plugin's declared API version cannot be parsed.
+    #[error(
+        "declares plugin API version {version:?}, which is not MAJOR.MINOR; \
+         rebuild the plugin with the floe-plugin-api crate"
+    )]
+    ApiVersionMalformed {
+        /// The version text as found in the file.
+        version: String,
+    },
+
+    /// The plugin was built against an API version this host does not accept.
+    #[error(
+        "built for plugin API {plugin}, but this host supports plugin API {host} \
+         (same major version, minor up to {}); {}",
+        host.minor,
+        if plugin.major == host.major && plugin.minor > host.minor {
+            "upgrade floe-telemetry, or install a build of the plugin for this API"
+        } else {
+            "install a build of the plugin for this API version"
+        }
+    )]
+    ApiVersionIncompatible {
+        /// What the plugin was built against.
+        plugin: ApiVersion,
+        /// What this host implements.
+        host: ApiVersion,
+    },
+
+    /// abi_stable found the plugin's types laid out differently from the host's.
+    #[error(
+        "its binary interface does not match this host ({details}); rebuild the plugin \
+         against floe-plugin-api {}",
+        floe_plugin_api_version()
+    )]
+    AbiMismatch {
+        /// The first line of abi_stable's report.
+        details: String,
+    },
+
+    /// The plugin's metadata is unusable.
+    #[error("invalid {field}: {reason}; fix the plugin's metadata and rebuild it")]
+    InvalidMetadata {
+        /// Which piece of metadata.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A call returned something that is not a JSON object.
+    #[error("{call} returned invalid output: {reason}; report this to the plugin's author")]
+    InvalidOutput {
+        /// The call.
+        call: Call,
+        /// What is wrong with the output.
+        reason: String,
+    },
+
+    /// A call reported an error.
+    #[error("{call} failed: {message}")]
+    CallFailed {
+        /// The call.
+        call: Call,
+        /// The plugin's message.
+        message: String,
+    },
+
+    /// A call panicked inside the plugin; the panic was caught there.
+    #[error("{call} panicked: {message}; report this to the plugin's author")]
+    CallPanicked {
+        /// The call.
+        call: Call,
+        /// The panic message.
+        message: String,
+    },
+
+    /// A second plugin with a name already taken.
+    #[error(
+        "also calls itself {name:?}, which {} already provides; this file is ignored: \
+         remove one of the two", first.display()
+    )]
+    DuplicateName {
+        /// The contested name.
+        name: String,
+        /// The file that provides it.
+        first: PathBuf,
+    },
+
+    /// No plugin has the requested name.
+    #[error(
+        "no backend named {name:?}; installed backends: {}",
+        known_names(known)
+    )]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+}
+
+fn known_names(known: &[String]) -> String {
+    if known.is_empty() {
+        "none (see `floe-telemetry list -v` for where plugins are searched)".to_owned()
+    } else {
+        known.join(", ")
+    }
+}
+
+fn floe_plugin_api_version() -> &'static str {
+    floe_plugin_api::FLOE_API_VERSION
+}
+
+/// A stable, machine-readable name for each class of [`Error`], as in
+/// `floe-telemetry list -o json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Io`]
+    Io,
+    /// [`Error::NotALibrary`]
+    NotALibrary,
+    /// [`Error::NotAFloePlugin`]
+    NotAFloePlugin,
+    /// [`Error::ApiVersionMalformed`]
+    ApiVersionMalformed,
+    /// [`Error::ApiVersionIncompatible`]
+    ApiVersionIncompatible,
+    /// [`Error::AbiMismatch`]
+    AbiMismatch,
+    /// [`Error::InvalidMetadata`]
+    InvalidMetadata,
+    /// [`Error::InvalidOutput`]
+    InvalidOutput,
+    /// [`Error::CallFailed`]
+    CallFailed,
+    /// [`Error::CallPanicked`]
+    CallPanicked,
+    /// [`Error::DuplicateName`]
+    DuplicateName,
+    /// [`Error::UnknownBackend`]
+    UnknownBackend,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } => ErrorKind::Io,
+            Error::NotALibrary { .. } => ErrorKind::NotALibrary,
+            Error::NotAFloePlugin { .. } => ErrorKind::NotAFloePlugin,
+            Error::ApiVersionMalformed { .. } => ErrorKind::ApiVersionMalformed,
+            Error::ApiVersionIncompatible { .. } => ErrorKind::ApiVersionIncompatible,
+            Error::AbiMismatch { .. } => ErrorKind::AbiMismatch,
+            Error::InvalidMetadata { .. } => ErrorKind::InvalidMetadata,
+            Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
+            Error::CallFailed { .. } => ErrorKind::CallFailed,
+            Error::CallPanicked { .. } => ErrorKind::CallPanicked,
+            Error::DuplicateName { .. } => ErrorKind::DuplicateName,
+            Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
+        }
+    }
+}
+
+impl From<floe_plugin_api::Error> for Error {
+    fn from(error: floe_plugin_api::Error) -> Self {
+        match error {
+            floe_plugin_api::Error::MalformedApiVersion { version } => {
+                Error::ApiVersionMalformed { version }
+            }
+            floe_plugin_api::Error::IncompatibleApiVersion { plugin, host } => {
+                Error::ApiVersionIncompatible { plugin, host }
+            }
+            other => Error::InvalidMetadata {
+                field: "floe_api_version",
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// An [`Error`] concerning one file: a plugin, or a plugin directory.
+#[derive(Debug)]
+pub struct Problem {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub error: Error,
+}
+
+impl Problem {
+    /// A problem with `path`.
+    pub fn new(path: impl Into<PathBuf>, error: Error) -> Self {
+        Self {
+            path: path.into(),
+            error,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for Problem {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}

@@ -1,0 +1,160 @@
+//! Opening plugin libraries: the only `unsafe` code in floe-telemetry.
+//!
+//! Loading a shared library runs its initialisers and trusts its exported
+//! symbols to be what their names say. Nothing can make that safe against a
+//! hostile file in-process; what this module does is keep each step small and
+//! ordered so that a wrong file is refused at the first step that can tell:
+//!
+//! 1. `dlopen` with `RTLD_NOW`, so unresolved symbols fail here and not in
+//!    the middle of a call;
+//! 2. read the plain-data API version tag, without calling any plugin code;
+//! 3. (the caller checks that version;)
+//! 4. hand abi_stable the root-module header: it checks its own version and
+//!    the layout of the root module before we touch a single field.
+//!
+//! Libraries are never unloaded. The root module and every string it hands out
+//! live in the library's memory for as long as the host uses them, and
+//! unloading Rust libraries is unsound anyway (their thread-local destructors
+//! would run after their code is gone).
+
+use std::mem::ManuallyDrop;
+use std::path::Path;
+
+use abi_stable::library::{AbiHeaderRef, LibraryError, ROOT_MODULE_LOADER_NAME_WITH_NUL};
+use floe_plugin_api::abi::{API_VERSION_SYMBOL, ApiVersionTag, BackendModuleRef};
+use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+
+use crate::Error;
+
+/// A library that has been opened and will stay mapped until the process ends.
+pub(crate) struct OpenLibrary {
+    library: ManuallyDrop<Library>,
+}
+
+impl OpenLibrary {
+    /// Maps the library at `path` and runs its initialisers.
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        // SAFETY: dlopen runs the file's initialisers with the host's
+        // privileges. That is the contract of in-process plugins: the file was
+        // placed in a plugin directory by someone the user trusts. RTLD_LOCAL
+        // keeps its symbols from resolving anybody else's.
+        let library =
+            unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|error| {
+                Error::NotALibrary {
+                    reason: loader_reason(&error, path),
+                }
+            })?;
+        Ok(Self {
+            library: ManuallyDrop::new(library),
+        })
+    }
+
+    /// The plugin API version the library says it was built against.
+    pub(crate) fn api_version(&self) -> Result<String, Error> {
+        let not_floe = || Error::NotAFloePlugin {
+            symbol: API_VERSION_SYMBOL,
+        };
+        let name = format!("{API_VERSION_SYMBOL}\0");
+        // SAFETY: a data symbol's value is its address; `get` only looks it up.
+        let address = unsafe { self.library.get::<*const ApiVersionTag>(name.as_bytes()) }
+            .map_err(|_| not_floe())?;
+        let address = *address;
+        if address.is_null() {
+            return Err(not_floe());
+        }
+        // SAFETY: the symbol is in the library's mapped data, and floe plugins
+        // export it as an `ApiVersionTag`: 32 bytes of plain data with no
+        // invalid bit patterns. A foreign symbol of the same name is caught by
+        // the magic bytes below. `read_unaligned` copies it out without
+        // assuming alignment.
+        let tag = unsafe { address.read_unaligned() };
+        match tag.version() {
+            Some(version) => Ok(version.to_owned()),
+            None if tag.magic != floe_plugin_api::abi::API_VERSION_MAGIC => Err(not_floe()),
+            None => Err(Error::InvalidMetadata {
+                field: "floe_api_version",
+                reason: "the version tag is not UTF-8 text".to_owned(),
+            }),
+        }
+    }
+
+    /// The plugin's root module, once abi_stable has checked that its layout
+    /// is the one this host was built with. Call only after the API version
+    /// check: this runs code in the plugin.
+    pub(crate) fn root_module(&self) -> Result<BackendModuleRef, Error> {
+        // SAFETY: abi_stable's header symbol is a static whose address is an
+        // `AbiHeaderRef`; abi_stable itself reads it this way. `upgrade`
+        // checks the header's magic and abi_stable version before trusting the
+        // rest of it.
+        let header = unsafe {
+            self.library
+                .get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes())
+        }
+        .map_err(|_| Error::NotAFloePlugin {
+            symbol: "abi_stable root module",
+        })?;
+        let header = *header;
+        let lib_header = header.upgrade().map_err(abi_error)?;
+        lib_header
+            .check_layout::<BackendModuleRef>()
+            .map_err(abi_error)
+    }
+}
+
+fn abi_error(error: LibraryError) -> Error {
+    match error {
+        LibraryError::RootModule { err, .. } => Error::CallPanicked {
+            call: crate::Call::RootModule,
+            message: first_line(&err.to_string()),
+        },
+        other => Error::AbiMismatch {
+            details: first_line(&other.to_string()),
+        },
+    }
+}
+
+/// The loader's message without its leading copy of the path.
+fn loader_reason(error: &libloading::Error, path: &Path) -> String {
+    let text = error.to_string();
+    let prefix = format!("{}: ", path.display());
+    first_line(text.strip_prefix(&prefix).unwrap_or(&text))
+}
+
+/// abi_stable's reports run to dozens of lines; the first says what differs.
+fn first_line(text: &str) -> String {
+    const LIMIT: usize = 240;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("unknown");
+    match line.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_skips_blank_lines_and_truncates() {
+        assert_eq!(first_line("\n  \n layout differs \nmore"), "layout differs");
+        let long = "x".repeat(500);
+        assert_eq!(first_line(&long).chars().count(), 241);
+        assert_eq!(first_line(""), "unknown");
+    }
+
+    #[test]
+    fn refuses_files_that_are_not_libraries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty.so");
+        std::fs::write(&empty, b"").unwrap();
+        let Err(Error::NotALibrary { reason }) = OpenLibrary::open(&empty) else {
+            panic!("an empty file opened as a library");
+        };
+        assert!(!reason.contains(&*tmp.path().to_string_lossy()), "{reason}");
+        assert!(!reason.is_empty());
+    }
+}

@@ -1,0 +1,151 @@
+//! The export macro and the glue it expands to.
+
+/// Exports a [`TelemetryBackend`](crate::TelemetryBackend) from a `cdylib`.
+///
+/// Invoke it once, at the root of the plugin crate, with the backend type.
+/// It records [`FLOE_API_VERSION`](crate::FLOE_API_VERSION) and the crate's own
+/// `version` from `Cargo.toml`, and exports the two symbols the host looks for.
+/// Every call into the backend is wrapped so that a panic becomes an error
+/// value instead of unwinding across the boundary.
+///
+/// ```ignore
+/// floe_plugin_api::export_backend!(MyBackend);
+/// ```
+#[macro_export]
+macro_rules! export_backend {
+    ($backend:ty) => {
+        const _: () = {
+            use $crate::__private as private;
+
+            #[unsafe(export_name = "floe_telemetry_api_version")]
+            #[used]
+            static API_VERSION_TAG: private::ApiVersionTag =
+                private::ApiVersionTag::new($crate::FLOE_API_VERSION);
+
+            extern "C" fn get_otlp_exporter_config() -> private::CallResult {
+                private::call(|| {
+                    <$backend as $crate::TelemetryBackend>::otlp_exporter_config(
+                        &<$backend as ::core::default::Default>::default(),
+                    )
+                })
+            }
+
+            extern "C" fn get_helm_values_override() -> private::CallResult {
+                private::call(|| {
+                    <$backend as $crate::TelemetryBackend>::helm_values_override(
+                        &<$backend as ::core::default::Default>::default(),
+                    )
+                })
+            }
+
+            fn root_module() -> private::BackendModuleRef {
+                private::module::<$backend>(
+                    env!("CARGO_PKG_VERSION"),
+                    get_otlp_exporter_config,
+                    get_helm_values_override,
+                )
+            }
+
+            extern "C" fn load_root_module() -> private::RootModuleResult {
+                private::__call_root_module_loader(root_module)
+            }
+
+            // abi_stable's `#[export_root_module]`, spelled out so that plugin
+            // crates need no direct dependency on abi_stable.
+            #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
+            #[used]
+            static ROOT_MODULE_HEADER: private::LibHeader = unsafe {
+                private::LibHeader::from_constructor::<private::BackendModuleRef>(
+                    load_root_module,
+                    private::CheckTypeLayout::Yes,
+                )
+            };
+        };
+    };
+}
+
+/// Support for [`export_backend!`]; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    pub use crate::abi::{ApiVersionTag, BackendModuleRef, CallResult};
+    pub use abi_stable::library::{
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
+    };
+    use abi_stable::{prefix_type::PrefixTypeTrait, std_types::RResult};
+
+    use crate::abi::{BackendModule, CallError, CallErrorKind, CallFn};
+    use crate::{FLOE_API_VERSION, JsonObject, PluginError, TelemetryBackend};
+
+    // The name abi_stable gives its root-module header; spelled out in the
+    // macro because `export_name` needs a literal.
+    const _: () = assert!(const_str_eq(
+        abi_stable::library::ROOT_MODULE_LOADER_NAME,
+        "_1as_0lib_1header_0root_bmodule_bloader"
+    ));
+
+    const fn const_str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// Builds the root module of backend `B`. Called once, by abi_stable.
+    pub fn module<B: TelemetryBackend>(
+        version: &'static str,
+        get_otlp_exporter_config: CallFn,
+        get_helm_values_override: CallFn,
+    ) -> BackendModuleRef {
+        BackendModule {
+            floe_api_version: FLOE_API_VERSION.into(),
+            name: B::NAME.into(),
+            version: version.into(),
+            description: B::DESCRIPTION.into(),
+            self_hosted: B::SELF_HOSTED,
+            get_otlp_exporter_config,
+            get_helm_values_override,
+        }
+        .leak_into_prefix()
+    }
+
+    /// Runs one backend call, turning its result, or its panic, into a
+    /// [`CallResult`]. Unwinding out of an `extern "C"` function aborts the
+    /// whole process, so the panic must stop here.
+    pub fn call(body: impl FnOnce() -> Result<JsonObject, PluginError>) -> CallResult {
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(Ok(object)) => match serde_json::to_string(&object) {
+                Ok(text) => RResult::ROk(text.into()),
+                Err(error) => failure(CallErrorKind::FAILED, error.to_string()),
+            },
+            Ok(Err(error)) => failure(CallErrorKind::FAILED, error.message().to_owned()),
+            Err(payload) => failure(CallErrorKind::PANICKED, panic_message(&*payload)),
+        }
+    }
+
+    fn failure(kind: CallErrorKind, message: String) -> CallResult {
+        RResult::RErr(CallError {
+            kind,
+            message: message.into(),
+        })
+    }
+
+    fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+        if let Some(text) = payload.downcast_ref::<&str>() {
+            (*text).to_owned()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "panic with a non-text payload".to_owned()
+        }
+    }
+}
