@@ -54,6 +54,7 @@ pub struct SearchArgs {
 pub enum Command {
     /// List the installed backends (problems go to stderr).
     List {
+        /// Output format.
         #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
         output: ListFormat,
     },
@@ -63,6 +64,7 @@ pub enum Command {
     HelmValues(DocumentArgs),
     /// Load every plugin file and call every backend; exit 1 on any problem.
     Check {
+        /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
     },
@@ -73,6 +75,7 @@ pub struct DocumentArgs {
     /// The backend's name, as shown by `list`.
     pub name: String,
 
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]
     pub output: DocumentFormat,
 }

@@ -113,9 +113,13 @@ fn abi_error(error: LibraryError) -> Error {
     }
 }
 
-/// The loader's message without its leading copy of the path.
+/// The system loader's message (libloading keeps it as the error's source),
+/// without its leading copy of the path.
 fn loader_reason(error: &libloading::Error, path: &Path) -> String {
-    let text = error.to_string();
+    let text = match std::error::Error::source(error) {
+        Some(source) => source.to_string(),
+        None => error.to_string(),
+    };
     let prefix = format!("{}: ", path.display());
     first_line(text.strip_prefix(&prefix).unwrap_or(&text))
 }
