@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `floe-telemetry` binary, loading real plugin
+//! libraries, checked only through its exit codes and what it prints.
+//!
+//! One test binary, so that the binary, the bundled plugins and the fixture
+//! plugins are built once for all the tests (see `floe_telemetry_tests`).
+
+mod broken;
+mod calls;
+mod discovery;
+mod list;
+mod reference;
+mod third_party;
+mod util;
