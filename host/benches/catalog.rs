@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use floe_host::{Catalog, Plugin, SearchPath};
+use floe_host::{Catalog, LoadOptions, Plugin, SearchPath};
 
 /// `target/release`, where `cargo build --release` left the bundled plugins.
 fn plugin_dir() -> PathBuf {
@@ -37,13 +37,17 @@ fn benches(c: &mut Criterion) {
     // whole-process figures).
     c.bench_function("catalog_load_3_bundled", |b| {
         b.iter(|| {
-            let catalog = Catalog::load(&search_path);
+            let catalog = Catalog::load(&search_path, &LoadOptions::default());
             assert_eq!(catalog.plugins().len(), 3);
             catalog
         })
     });
 
-    let jaeger = Plugin::load(&dir.join("libfloe_backend_jaeger.so")).unwrap();
+    let jaeger = Plugin::load(
+        &dir.join("libfloe_backend_jaeger.so"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     c.bench_function("call_exporter_config_jaeger", |b| {
         b.iter(|| jaeger.otlp_exporter_config().unwrap())
     });

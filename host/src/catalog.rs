@@ -4,24 +4,28 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::sync::{Mutex, PoisonError};
+
 use abi_stable::std_types::RResult;
 use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind};
 use floe_plugin_api::{ApiVersion, JsonObject};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::file_check::FilePolicy;
+use crate::isolation::{Isolation, Worker};
 use crate::loader::OpenLibrary;
-use crate::{Error, Problem, SearchPath};
+use crate::{Error, ErrorKind, Problem, SearchPath};
 
 /// A function of a plugin the host calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     /// The collector exporter fragment.
     GetOtlpExporterConfig,
     /// The Helm values override.
     GetHelmValuesOverride,
-    /// abi_stable's construction of the root module, while loading.
-    RootModule,
+    /// Loading the library: its initialisers and its root module.
+    Load,
 }
 
 impl fmt::Display for Call {
@@ -29,13 +33,13 @@ impl fmt::Display for Call {
         f.write_str(match self {
             Call::GetOtlpExporterConfig => "get_otlp_exporter_config()",
             Call::GetHelmValuesOverride => "get_helm_values_override()",
-            Call::RootModule => "loading the root module",
+            Call::Load => "loading the plugin",
         })
     }
 }
 
 /// What a plugin says about itself, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Unique backend name.
     pub name: String,
@@ -51,37 +55,71 @@ pub struct PluginInfo {
     pub path: PathBuf,
 }
 
-/// A loaded, checked plugin.
+/// How plugins are loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Run each plugin in a process of its own; `None` loads them into this one.
+    pub isolation: Option<Isolation>,
+    /// Load files that others could have changed (group- or world-writable,
+    /// owned by another user, or linked from outside the plugin directories).
+    pub allow_insecure_permissions: bool,
+}
+
+/// A loaded, checked plugin, in this process or in one of its own.
 pub struct Plugin {
     info: PluginInfo,
-    module: BackendModuleRef,
+    runner: Runner,
+}
+
+enum Runner {
+    InProcess(BackendModuleRef),
+    // Calls take turns on the pipe; the lock only serialises them.
+    Isolated(Mutex<Worker>),
 }
 
 impl fmt::Debug for Plugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let isolated = matches!(self.runner, Runner::Isolated(_));
         f.debug_struct("Plugin")
             .field("info", &self.info)
-            .finish_non_exhaustive()
+            .field("isolated", &isolated)
+            .finish()
     }
 }
 
 impl Plugin {
-    /// Loads the plugin at `path`: opens it, checks its API version before
-    /// running any of its functions, then checks its layout and metadata.
-    pub fn load(path: &Path) -> Result<Plugin, Error> {
+    /// Checks the file at `path` (type, ownership, permissions, ELF header)
+    /// and loads the plugin in it as `options` say. A symbolic link may only
+    /// lead inside the file's own directory.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, Error> {
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions);
+        Plugin::load_checked(path, &policy, options)
+    }
+
+    fn load_checked(
+        path: &Path,
+        policy: &FilePolicy,
+        options: &LoadOptions,
+    ) -> Result<Plugin, Error> {
         let _span = tracing::info_span!("load", path = %path.display()).entered();
-        let library = OpenLibrary::open(path)?;
-        let api_version = library.api_version()?;
-        {
-            let _span = tracing::info_span!("version_check", plugin = %api_version).entered();
-            let host = ApiVersion::current();
-            host.check(&api_version)?;
-            tracing::debug!(%host, "plugin API version accepted");
+        policy.check(path)?;
+        match &options.isolation {
+            None => {
+                let plugin = InProcessPlugin::load(path)?;
+                Ok(Plugin {
+                    info: plugin.info,
+                    runner: Runner::InProcess(plugin.module),
+                })
+            }
+            Some(isolation) => {
+                let (worker, info) = Worker::spawn(isolation, path)?;
+                Ok(Plugin {
+                    info,
+                    runner: Runner::Isolated(Mutex::new(worker)),
+                })
+            }
         }
-        let module = library.root_module()?;
-        let info = read_info(&module, &api_version, path)?;
-        tracing::debug!(name = %info.name, version = %info.version, "loaded");
-        Ok(Plugin { info, module })
     }
 
     /// What the plugin says about itself.
@@ -94,35 +132,15 @@ impl Plugin {
         &self.info.name
     }
 
-    /// Calls the plugin and checks that it returned a JSON object.
+    /// Calls the plugin; its answer is a JSON object or an error.
     pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
         let _span = tracing::info_span!("call", plugin = %self.info.name, %call).entered();
-        let function = match call {
-            Call::GetOtlpExporterConfig => self.module.get_otlp_exporter_config(),
-            Call::GetHelmValuesOverride => self.module.get_helm_values_override(),
-            Call::RootModule => unreachable!("the root module is built while loading"),
-        };
-        let text = match function() {
-            RResult::ROk(text) => text,
-            RResult::RErr(error) => {
-                let message = error.message.into_string();
-                return Err(if error.kind == CallErrorKind::PANICKED {
-                    Error::CallPanicked { call, message }
-                } else {
-                    Error::CallFailed { call, message }
-                });
-            }
-        };
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(object)) => Ok(object),
-            Ok(other) => Err(Error::InvalidOutput {
-                call,
-                reason: format!("expected a JSON object, got {}", json_type(&other)),
-            }),
-            Err(error) => Err(Error::InvalidOutput {
-                call,
-                reason: format!("not JSON: {error}"),
-            }),
+        match &self.runner {
+            Runner::InProcess(module) => call_module(module, call),
+            Runner::Isolated(worker) => worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .call(call),
         }
     }
 
@@ -134,6 +152,66 @@ impl Plugin {
     /// [`Call::GetHelmValuesOverride`].
     pub fn helm_values_override(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetHelmValuesOverride)
+    }
+}
+
+/// A plugin loaded into this process, without the file checks: what a
+/// plugin process runs once the host has checked the file.
+pub(crate) struct InProcessPlugin {
+    pub(crate) info: PluginInfo,
+    module: BackendModuleRef,
+}
+
+impl InProcessPlugin {
+    /// Opens the library, checks its API version before running any of its
+    /// functions, then its layout and metadata.
+    pub(crate) fn load(path: &Path) -> Result<Self, Error> {
+        let library = OpenLibrary::open(path)?;
+        let api_version = library.api_version()?;
+        {
+            let _span = tracing::info_span!("version_check", plugin = %api_version).entered();
+            let host = ApiVersion::current();
+            host.check(&api_version)?;
+            tracing::debug!(%host, "plugin API version accepted");
+        }
+        let module = library.root_module()?;
+        let info = read_info(&module, &api_version, path)?;
+        tracing::debug!(name = %info.name, version = %info.version, "loaded");
+        Ok(InProcessPlugin { info, module })
+    }
+
+    pub(crate) fn call(&self, call: Call) -> Result<JsonObject, Error> {
+        call_module(&self.module, call)
+    }
+}
+
+fn call_module(module: &BackendModuleRef, call: Call) -> Result<JsonObject, Error> {
+    let function = match call {
+        Call::GetOtlpExporterConfig => module.get_otlp_exporter_config(),
+        Call::GetHelmValuesOverride => module.get_helm_values_override(),
+        Call::Load => unreachable!("loading is not a call into a loaded plugin"),
+    };
+    let text = match function() {
+        RResult::ROk(text) => text,
+        RResult::RErr(error) => {
+            let message = error.message.into_string();
+            return Err(if error.kind == CallErrorKind::PANICKED {
+                Error::CallPanicked { call, message }
+            } else {
+                Error::CallFailed { call, message }
+            });
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(other) => Err(Error::InvalidOutput {
+            call,
+            reason: format!("expected a JSON object, got {}", json_type(&other)),
+        }),
+        Err(error) => Err(Error::InvalidOutput {
+            call,
+            reason: format!("not JSON: {error}"),
+        }),
     }
 }
 
@@ -214,15 +292,22 @@ impl Catalog {
     /// Loads every candidate on `search_path`, in order. A file that fails is
     /// recorded as a [`Problem`] and the others are still loaded; of two
     /// plugins with the same name, the first found is kept.
-    pub fn load(search_path: &SearchPath) -> Catalog {
+    pub fn load(search_path: &SearchPath, options: &LoadOptions) -> Catalog {
+        let _span = tracing::info_span!("scan").entered();
         let (candidates, problems) = search_path.candidates();
+        let dirs: Vec<PathBuf> = search_path
+            .dirs()
+            .iter()
+            .map(|entry| entry.dir.clone())
+            .collect();
+        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions);
         let mut catalog = Catalog {
             plugins: Vec::new(),
             problems,
         };
         let mut by_name: HashMap<String, PathBuf> = HashMap::new();
         for path in candidates {
-            match Plugin::load(&path) {
+            match Plugin::load_checked(&path, &policy, options) {
                 Ok(plugin) => match by_name.get(plugin.name()) {
                     Some(first) => catalog.problems.push(Problem::new(
                         path,
@@ -271,13 +356,21 @@ impl Catalog {
             })
     }
 
-    /// Calls both functions of every plugin; each failure is a problem.
+    /// Calls both functions of every plugin; each failure is a problem. A
+    /// plugin whose process died is not called again.
     pub fn check_calls(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         for plugin in &self.plugins {
             for call in [Call::GetOtlpExporterConfig, Call::GetHelmValuesOverride] {
                 if let Err(error) = plugin.call(call) {
+                    let fatal = matches!(
+                        error.kind(),
+                        ErrorKind::PluginCrashed | ErrorKind::TimedOut | ErrorKind::Protocol
+                    );
                     problems.push(Problem::new(&plugin.info.path, error));
+                    if fatal {
+                        break;
+                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
@@ -13,6 +14,10 @@ Plugin search path, in order:
      (skipped with --no-default-plugin-dirs)
 Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
+
+Plugins run inside floe-telemetry unless --isolate (or FLOE_TELEMETRY_ISOLATE=1)
+puts each in a process of its own; `check` always isolates. Plugin files must be
+regular files not writable by group or others and owned by you or root.
 
 Exit status: 0 success; 1 a plugin failed (or `check` found a problem);
 2 usage error or unknown backend name.
@@ -29,6 +34,9 @@ Logging goes to stderr: -v, -vv, -vvv, or RUST_LOG (e.g. RUST_LOG=floe_host=debu
 pub struct Cli {
     #[command(flatten)]
     pub search: SearchArgs,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
 
     /// More logging on stderr (repeat for more); RUST_LOG overrides it.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -50,6 +58,48 @@ pub struct SearchArgs {
     pub no_default_plugin_dirs: bool,
 }
 
+/// How to load plugins.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Run each plugin in a process of its own, so that a plugin that crashes,
+    /// exits or hangs fails alone (`check` always does).
+    #[arg(long, global = true, env = "FLOE_TELEMETRY_ISOLATE")]
+    pub isolate: bool,
+
+    /// Time limit for loading a plugin or one call, with --isolate: `10s`, `500ms`, `2m`.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Load plugin files that others could have changed: writable by group or
+    /// others, owned by another user, or linked from outside the plugin directories.
+    #[arg(long, global = true)]
+    pub allow_insecure_permissions: bool,
+}
+
+/// `10`, `10s`, `500ms`, `2m`: a time limit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
+    };
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "{text:?} is out of range: more than 0 and at most a day"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the installed backends (problems go to stderr).
@@ -68,6 +118,9 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
     },
+    /// Load one plugin and answer calls on stdin; how --isolate runs plugins.
+    #[command(name = floe_host::isolation::WORKER_SUBCOMMAND, hide = true)]
+    PluginWorker { path: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +160,18 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "s", "0", "-1s", "10h", "1e9", "NaN", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use floe_host::report::{self, Format, ListReport, ProblemReport};
-use floe_host::{Call, Catalog, PLUGIN_PATH_ENV, SearchPath};
+use floe_host::{Call, Catalog, Isolation, LoadOptions, PLUGIN_PATH_ENV, SearchPath, isolation};
 
 use crate::cli::{CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat};
 
@@ -12,18 +12,32 @@ use crate::cli::{CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFo
 const USAGE: u8 = 2;
 
 pub fn run(cli: Cli) -> io::Result<ExitCode> {
+    if let Command::PluginWorker { path } = &cli.command {
+        isolation::serve(path)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let isolate = cli.load.isolate || matches!(cli.command, Command::Check { .. });
+    let options = LoadOptions {
+        isolation: if isolate {
+            Some(Isolation::through_current_exe(cli.load.timeout)?)
+        } else {
+            None
+        },
+        allow_insecure_permissions: cli.load.allow_insecure_permissions,
+    };
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
     let search_path = SearchPath::new(
         &cli.search.plugin_dirs,
         env_path.as_deref(),
         !cli.search.no_default_plugin_dirs,
     );
-    let catalog = Catalog::load(&search_path);
+    let catalog = Catalog::load(&search_path, &options);
     match cli.command {
         Command::List { output } => list(&search_path, &catalog, output, cli.verbose > 0),
         Command::ExporterConfig(args) => document(&catalog, &args, Call::GetOtlpExporterConfig),
         Command::HelmValues(args) => document(&catalog, &args, Call::GetHelmValuesOverride),
         Command::Check { output } => check(&search_path, &catalog, output),
+        Command::PluginWorker { .. } => unreachable!("handled above"),
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use floe_plugin_api::ApiVersion;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::Call;
@@ -22,6 +22,59 @@ pub enum Error {
         /// The operating system's error.
         #[from]
         source: std::io::Error,
+    },
+
+    /// A symbolic link that dangles or loops.
+    #[error("a broken symbolic link ({reason}); remove it or point it at a plugin file")]
+    BrokenSymlink {
+        /// Why it cannot be followed.
+        reason: String,
+    },
+
+    /// A symbolic link to a file outside every plugin directory.
+    #[error(
+        "a symbolic link to {}, outside the plugin directories; copy the plugin into a \
+         plugin directory, or pass --allow-insecure-permissions to load it anyway",
+        target.display()
+    )]
+    SymlinkOutside {
+        /// Where the link leads.
+        target: PathBuf,
+    },
+
+    /// Not a regular file: a FIFO, socket or device would block or lie to the loader.
+    #[error("not a regular file but {what}; remove it from the plugin directory")]
+    NotARegularFile {
+        /// What it is instead.
+        what: &'static str,
+    },
+
+    /// Others than its owner (or an untrusted owner) could change the code the host runs.
+    #[error("{problem}; {fix}, or pass --allow-insecure-permissions to load it anyway")]
+    UnsafePermissions {
+        /// What is wrong.
+        problem: String,
+        /// The command that fixes it.
+        fix: String,
+    },
+
+    /// An ELF file for another machine.
+    #[error(
+        "built for {found}, but this host is {expected}; install the build of the plugin \
+         for {expected}"
+    )]
+    WrongArchitecture {
+        /// What the file is built for.
+        found: String,
+        /// What this host runs on.
+        expected: String,
+    },
+
+    /// An ELF shared library that cannot be mapped as it describes itself.
+    #[error("a truncated or corrupt shared library ({reason}); copy the plugin file again")]
+    CorruptLibrary {
+        /// What is inconsistent.
+        reason: String,
     },
 
     /// The dynamic loader refused the file.
@@ -119,6 +172,56 @@ pub enum Error {
         message: String,
     },
 
+    /// The process running the plugin (with `--isolate`) died.
+    #[error("{call} killed the plugin's process ({how}); report this to the plugin's author")]
+    PluginCrashed {
+        /// What the plugin was doing.
+        call: Call,
+        /// How the process ended, e.g. `signal SIGSEGV (segmentation fault)`.
+        how: String,
+    },
+
+    /// The plugin did not answer in time (with `--isolate`); its process was killed.
+    #[error(
+        "{call} did not finish within {seconds} s, so its process was stopped; \
+         report this to the plugin's author, or raise --timeout"
+    )]
+    TimedOut {
+        /// What the plugin was doing.
+        call: Call,
+        /// The time it was given.
+        seconds: f64,
+    },
+
+    /// The plugin's process spoke out of turn (with `--isolate`).
+    #[error(
+        "{call}: the plugin's process sent something unexpected ({reason}); report this to the plugin's author"
+    )]
+    Protocol {
+        /// What the plugin was doing.
+        call: Call,
+        /// What was wrong with the message.
+        reason: String,
+    },
+
+    /// An error reported by the process that ran the plugin (with `--isolate`).
+    #[error("{message}")]
+    Isolated {
+        /// Its class, as the process reported it.
+        kind: ErrorKind,
+        /// Its message, as the process rendered it.
+        message: String,
+    },
+
+    /// The process to run the plugin in could not be started.
+    #[error("cannot start a process for the plugin ({reason}); check that {} can be run", worker.display())]
+    WorkerSpawn {
+        /// The executable.
+        worker: PathBuf,
+        /// The operating system's error.
+        reason: String,
+    },
+
     /// A second plugin with a name already taken.
     #[error(
         "also calls itself {name:?}, which {} already provides; this file is ignored: \
@@ -158,12 +261,32 @@ fn floe_plugin_api_version() -> &'static str {
 
 /// A stable, machine-readable name for each class of [`Error`], as in
 /// `floe-telemetry list -o json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// [`Error::Io`]
     Io,
+    /// [`Error::BrokenSymlink`]
+    BrokenSymlink,
+    /// [`Error::SymlinkOutside`]
+    SymlinkOutsidePluginDirs,
+    /// [`Error::NotARegularFile`]
+    NotARegularFile,
+    /// [`Error::UnsafePermissions`]
+    UnsafePermissions,
+    /// [`Error::WrongArchitecture`]
+    WrongArchitecture,
+    /// [`Error::CorruptLibrary`]
+    CorruptLibrary,
+    /// [`Error::PluginCrashed`]
+    PluginCrashed,
+    /// [`Error::TimedOut`]
+    TimedOut,
+    /// [`Error::Protocol`]
+    Protocol,
+    /// [`Error::WorkerSpawn`]
+    WorkerSpawn,
     /// [`Error::NotALibrary`]
     NotALibrary,
     /// [`Error::NotAFloePlugin`]
@@ -193,6 +316,17 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Io { .. } => ErrorKind::Io,
+            Error::BrokenSymlink { .. } => ErrorKind::BrokenSymlink,
+            Error::SymlinkOutside { .. } => ErrorKind::SymlinkOutsidePluginDirs,
+            Error::NotARegularFile { .. } => ErrorKind::NotARegularFile,
+            Error::UnsafePermissions { .. } => ErrorKind::UnsafePermissions,
+            Error::WrongArchitecture { .. } => ErrorKind::WrongArchitecture,
+            Error::CorruptLibrary { .. } => ErrorKind::CorruptLibrary,
+            Error::PluginCrashed { .. } => ErrorKind::PluginCrashed,
+            Error::TimedOut { .. } => ErrorKind::TimedOut,
+            Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::Isolated { kind, .. } => *kind,
+            Error::WorkerSpawn { .. } => ErrorKind::WorkerSpawn,
             Error::NotALibrary { .. } => ErrorKind::NotALibrary,
             Error::NotAFloePlugin { .. } => ErrorKind::NotAFloePlugin,
             Error::ApiVersionMalformed { .. } => ErrorKind::ApiVersionMalformed,

@@ -6,7 +6,7 @@
 //! it becomes a [`Problem`] naming the file, what is wrong and what to do.
 //!
 //! ```no_run
-//! use floe_host::{Catalog, SearchPath};
+//! use floe_host::{Catalog, LoadOptions, SearchPath};
 //!
 //! // --plugin-dir flags, then $FLOE_PLUGIN_PATH, then the default directories.
 //! let search_path = SearchPath::new(
@@ -14,7 +14,7 @@
 //!     std::env::var_os(floe_host::PLUGIN_PATH_ENV).as_deref(),
 //!     true,
 //! );
-//! let catalog = Catalog::load(&search_path);
+//! let catalog = Catalog::load(&search_path, &LoadOptions::default());
 //! for problem in catalog.problems() {
 //!     eprintln!("warning: {problem}");
 //! }
@@ -27,12 +27,16 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod elf;
 mod error;
+mod file_check;
+pub mod isolation;
 mod loader;
 pub mod report;
 mod search_path;
 
-pub use catalog::{Call, Catalog, Plugin, PluginInfo};
+pub use catalog::{Call, Catalog, LoadOptions, Plugin, PluginInfo};
 pub use error::{Error, ErrorKind, Problem};
 pub use floe_plugin_api::{ApiVersion, FLOE_API_VERSION, JsonObject};
+pub use isolation::Isolation;
 pub use search_path::{DirSource, LIBRARY_SUFFIX, PLUGIN_PATH_ENV, SearchDir, SearchPath};

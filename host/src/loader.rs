@@ -104,7 +104,7 @@ impl OpenLibrary {
 fn abi_error(error: LibraryError) -> Error {
     match error {
         LibraryError::RootModule { err, .. } => Error::CallPanicked {
-            call: crate::Call::RootModule,
+            call: crate::Call::Load,
             message: first_line(&err.to_string()),
         },
         other => Error::AbiMismatch {

@@ -128,13 +128,14 @@ fn canonical(dir: &Path) -> PathBuf {
     dir.canonicalize().unwrap_or_else(|_| dir.to_owned())
 }
 
-/// The shared-library files directly in `dir`, sorted by name.
+/// The files directly in `dir` named like shared libraries, sorted by name.
+/// Anything so named except a directory is a candidate, so that a broken
+/// link or a named pipe is reported by the file checks instead of vanishing.
 fn scan(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        // Follows symlinks: a link to a plugin counts, a dangling one does not.
-        if is_library_name(&path) && path.is_file() {
+        if is_library_name(&path) && !path.is_dir() {
             found.push(path);
         }
     }

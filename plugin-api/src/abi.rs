@@ -154,3 +154,41 @@ impl RootModule for BackendModuleRef {
     // abi_stable's; this only has to parse.
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn a_tag_reads_back_its_version() {
+        assert_eq!(ApiVersionTag::new("1.0").version(), Some("1.0"));
+        assert_eq!(ApiVersionTag::new("").version(), Some(""));
+        let mut foreign = ApiVersionTag::new("1.0");
+        foreign.magic[0] = b'x';
+        assert_eq!(foreign.version(), None);
+    }
+
+    #[test]
+    fn a_tag_is_32_plain_bytes() {
+        assert_eq!(std::mem::size_of::<ApiVersionTag>(), 32);
+        assert_eq!(std::mem::align_of::<ApiVersionTag>(), 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+        /// A tag read from a hostile file: any bytes at all, including a
+        /// length beyond the buffer, never panic and never read past it.
+        #[test]
+        fn any_tag_bytes(len in any::<u8>(), text in any::<[u8; API_VERSION_CAPACITY]>(), good_magic in any::<bool>()) {
+            let magic = if good_magic { API_VERSION_MAGIC } else { *b"\x7fELF\0\0\0\0" };
+            let tag = ApiVersionTag { magic, len, text };
+            if let Some(version) = tag.version() {
+                prop_assert!(version.len() <= API_VERSION_CAPACITY);
+                prop_assert!(good_magic);
+            }
+        }
+    }
+}

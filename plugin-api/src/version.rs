@@ -191,6 +191,20 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 5_000, ..Default::default() })]
+
+        /// Whatever a plugin declares, parsing and checking never panic, and
+        /// what parses prints back as its `MAJOR.MINOR`.
+        #[test]
+        fn any_declared_version(text in "\\PC{0,24}|[0-9.]{0,12}") {
+            if let Ok(version) = text.parse::<ApiVersion>() {
+                proptest::prop_assert!(text.starts_with(&version.to_string()));
+            }
+            let _ = v("1.0").check(&text);
+        }
+    }
+
     #[test]
     fn messages_name_both_versions() {
         let err = v("1.0").check("2.1").unwrap_err().to_string();
