@@ -108,16 +108,7 @@ pub enum Error {
     },
 
     /// The plugin was built against an API version this host does not accept.
-    #[error(
-        "built for plugin API {plugin}, but this host supports plugin API {host} \
-         (same major version, minor up to {}); {}",
-        host.minor,
-        if plugin.major == host.major && plugin.minor > host.minor {
-            "upgrade floe-telemetry, or install a build of the plugin for this API"
-        } else {
-            "install a build of the plugin for this API version"
-        }
-    )]
+    #[error("{}", incompatible_message(*plugin, *host))]
     ApiVersionIncompatible {
         /// What the plugin was built against.
         plugin: ApiVersion,
@@ -128,7 +119,7 @@ pub enum Error {
     /// abi_stable found the plugin's types laid out differently from the host's.
     #[error(
         "its binary interface does not match this host ({details}); rebuild the plugin \
-         against floe-plugin-api {}",
+         against floe-plugin-api for plugin API {}",
         floe_plugin_api_version()
     )]
     AbiMismatch {
@@ -245,6 +236,21 @@ pub enum Error {
         /// The names that exist.
         known: Vec<String>,
     },
+}
+
+fn incompatible_message(plugin: ApiVersion, host: ApiVersion) -> String {
+    if plugin.major == host.major {
+        format!(
+            "built for plugin API {plugin}, newer than this host's API {host}; upgrade \
+             floe-telemetry, or install a build of the plugin for API {host}"
+        )
+    } else {
+        format!(
+            "built for plugin API {plugin}, but this host supports API {host} (plugins \
+             for {}.0 to {host}); install a build of the plugin for API {}.x",
+            host.major, host.major
+        )
+    }
 }
 
 fn known_names(known: &[String]) -> String {

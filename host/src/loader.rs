@@ -107,9 +107,32 @@ fn abi_error(error: LibraryError) -> Error {
             call: crate::Call::Load,
             message: first_line(&err.to_string()),
         },
-        other => Error::AbiMismatch {
-            details: first_line(&other.to_string()),
-        },
+        other => {
+            let report = other.to_string();
+            tracing::debug!(%report, "abi_stable refused the layout");
+            Error::AbiMismatch {
+                details: summarize_abi_report(&report),
+            }
+        }
+    }
+}
+
+/// abi_stable's layout report runs to dozens of lines of type dumps; users
+/// need its first finding: `mismatched field name: expected "name", found "x"`.
+fn summarize_abi_report(report: &str) -> String {
+    let mut lines = report.lines().map(str::trim);
+    let Some(finding) = lines.by_ref().find_map(|line| line.strip_prefix("Error:")) else {
+        return first_line(report);
+    };
+    let mut next_after = |label: &str| {
+        lines.by_ref().find(|line| *line == label)?;
+        lines.by_ref().find(|line| !line.is_empty())
+    };
+    match (next_after("Expected:"), next_after("Found:")) {
+        (Some(expected), Some(found)) => {
+            first_line(&format!("{finding}: expected {expected}, found {found}"))
+        }
+        _ => first_line(finding),
     }
 }
 
@@ -148,6 +171,18 @@ mod tests {
         let long = "x".repeat(500);
         assert_eq!(first_line(&long).chars().count(), 241);
         assert_eq!(first_line(""), "unknown");
+    }
+
+    #[test]
+    fn an_abi_report_is_summarized_by_its_first_finding() {
+        let report = "Compared <this>:\n    BackendModule\nTo <other>:\n    BackendModule\n\
+                      1 error(s).\n\nError:mismatched field name\nExpected:\n    floe_api_version\n\
+                      Found:\n    name\n\nError:another\n";
+        assert_eq!(
+            summarize_abi_report(report),
+            "mismatched field name: expected floe_api_version, found name"
+        );
+        assert_eq!(summarize_abi_report("\nsomething else\n"), "something else");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod broken;
 mod calls;
+mod corpus;
 mod discovery;
 mod list;
 mod reference;

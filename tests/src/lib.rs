@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod corpus;
+
 /// Packages whose artifacts the tests drive: the host binary and every bundled
 /// plugin, which `cargo test -p floe-telemetry-tests` does not build by itself.
 const WORKSPACE_PACKAGES: &[&str] = &[
