@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use floe_host::{Catalog, LoadOptions, Plugin, SearchPath};
+use std::time::Duration;
+
+use floe_host::{Catalog, Isolation, LoadOptions, Plugin, SearchPath};
 
 /// `target/release`, where `cargo build --release` left the bundled plugins.
 fn plugin_dir() -> PathBuf {
@@ -41,6 +43,28 @@ fn benches(c: &mut Criterion) {
             assert_eq!(catalog.plugins().len(), 3);
             catalog
         })
+    });
+
+    // The same with every plugin in a process of its own: the cost of
+    // `--isolate`, a process start, a load and one message per plugin.
+    let isolated = LoadOptions {
+        isolation: Some(Isolation {
+            worker: dir.join("floe-telemetry"),
+            timeout: Duration::from_secs(10),
+        }),
+        ..LoadOptions::default()
+    };
+    c.bench_function("catalog_load_3_bundled_isolated", |b| {
+        b.iter(|| {
+            let catalog = Catalog::load(&search_path, &isolated);
+            assert_eq!(catalog.plugins().len(), 3);
+            catalog
+        })
+    });
+
+    let jaeger_isolated = Plugin::load(&dir.join("libfloe_backend_jaeger.so"), &isolated).unwrap();
+    c.bench_function("call_exporter_config_jaeger_isolated", |b| {
+        b.iter(|| jaeger_isolated.otlp_exporter_config().unwrap())
     });
 
     let jaeger = Plugin::load(

@@ -1,6 +1,6 @@
 //! Loading every plugin on the search path, and calling them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -102,24 +102,33 @@ impl Plugin {
         policy: &FilePolicy,
         options: &LoadOptions,
     ) -> Result<Plugin, Error> {
-        let _span = tracing::info_span!("load", path = %path.display()).entered();
-        policy.check(path)?;
         match &options.isolation {
             None => {
+                let _span = tracing::info_span!("load", path = %path.display()).entered();
+                policy.check(path)?;
                 let plugin = InProcessPlugin::load(path)?;
                 Ok(Plugin {
                     info: plugin.info,
                     runner: Runner::InProcess(plugin.module),
                 })
             }
-            Some(isolation) => {
-                let (worker, info) = Worker::spawn(isolation, path)?;
-                Ok(Plugin {
-                    info,
-                    runner: Runner::Isolated(Mutex::new(worker)),
-                })
-            }
+            Some(isolation) => Plugin::start_isolated(path, policy, isolation)?.finish(),
         }
+    }
+
+    fn start_isolated(
+        path: &Path,
+        policy: &FilePolicy,
+        isolation: &Isolation,
+    ) -> Result<StartedPlugin, Error> {
+        let span = tracing::info_span!("load", path = %path.display(), isolated = true);
+        let _entered = span.enter();
+        policy.check(path)?;
+        let worker = Worker::start(isolation, path)?;
+        Ok(StartedPlugin {
+            worker,
+            span: span.clone(),
+        })
     }
 
     /// What the plugin says about itself.
@@ -152,6 +161,23 @@ impl Plugin {
     /// [`Call::GetHelmValuesOverride`].
     pub fn helm_values_override(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetHelmValuesOverride)
+    }
+}
+
+/// A plugin whose process has been started but has not yet said what it loaded.
+struct StartedPlugin {
+    worker: Worker,
+    span: tracing::Span,
+}
+
+impl StartedPlugin {
+    fn finish(self) -> Result<Plugin, Error> {
+        let _entered = self.span.enter();
+        let (worker, info) = self.worker.loaded()?;
+        Ok(Plugin {
+            info,
+            runner: Runner::Isolated(Mutex::new(worker)),
+        })
     }
 }
 
@@ -305,9 +331,19 @@ impl Catalog {
             plugins: Vec::new(),
             problems,
         };
+        let loaded = match &options.isolation {
+            None => candidates
+                .into_iter()
+                .map(|path| {
+                    let plugin = Plugin::load_checked(&path, &policy, options);
+                    (path, plugin)
+                })
+                .collect(),
+            Some(isolation) => load_isolated(candidates, &policy, isolation),
+        };
         let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-        for path in candidates {
-            match Plugin::load_checked(&path, &policy, options) {
+        for (path, result) in loaded {
+            match result {
                 Ok(plugin) => match by_name.get(plugin.name()) {
                     Some(first) => catalog.problems.push(Problem::new(
                         path,
@@ -376,6 +412,31 @@ impl Catalog {
         }
         problems
     }
+}
+
+/// Loads `candidates` each in a process of its own, a few at a time so that
+/// their start-up overlaps, keeping the search order in the result.
+fn load_isolated(
+    candidates: Vec<PathBuf>,
+    policy: &FilePolicy,
+    isolation: &Isolation,
+) -> Vec<(PathBuf, Result<Plugin, Error>)> {
+    let window = std::thread::available_parallelism().map_or(2, |cores| cores.get() * 2);
+    let finish = |(path, start): (PathBuf, Result<StartedPlugin, Error>)| {
+        let plugin = start.and_then(StartedPlugin::finish);
+        (path, plugin)
+    };
+    let mut loaded = Vec::with_capacity(candidates.len());
+    let mut started = VecDeque::with_capacity(window);
+    for path in candidates {
+        let start = Plugin::start_isolated(&path, policy, isolation);
+        started.push_back((path, start));
+        if started.len() == window {
+            loaded.extend(started.pop_front().map(finish));
+        }
+    }
+    loaded.extend(started.into_iter().map(finish));
+    loaded
 }
 
 #[cfg(test)]

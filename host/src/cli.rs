@@ -15,9 +15,11 @@ Plugin search path, in order:
 Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
 
-Plugins run inside floe-telemetry unless --isolate (or FLOE_TELEMETRY_ISOLATE=1)
-puts each in a process of its own; `check` always isolates. Plugin files must be
-regular files not writable by group or others and owned by you or root.
+Commands that call plugins (exporter-config, helm-values, check) run each one in
+a process of its own, so that a plugin that crashes or hangs fails alone; `list`
+loads them into floe-telemetry itself unless --isolate (or FLOE_TELEMETRY_ISOLATE=1).
+--in-process makes calls in floe-telemetry too, except for `check`. Plugin files
+must be regular files, not writable by group or others, owned by you or root.
 
 Exit status: 0 success; 1 a plugin failed (or `check` found a problem);
 2 usage error or unknown backend name.
@@ -61,10 +63,20 @@ pub struct SearchArgs {
 /// How to load plugins.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Run each plugin in a process of its own, so that a plugin that crashes,
-    /// exits or hangs fails alone (`check` always does).
-    #[arg(long, global = true, env = "FLOE_TELEMETRY_ISOLATE")]
+    /// Run every plugin in a process of its own, `list` included, so that a
+    /// plugin that crashes, exits or hangs while loading fails alone.
+    #[arg(
+        long,
+        global = true,
+        env = "FLOE_TELEMETRY_ISOLATE",
+        conflicts_with = "in_process"
+    )]
     pub isolate: bool,
+
+    /// Run plugins inside floe-telemetry, even for commands that call them
+    /// (faster; a crashing plugin then takes the command down). Not for `check`.
+    #[arg(long, global = true)]
+    pub in_process: bool,
 
     /// Time limit for loading a plugin or one call, with --isolate: `10s`, `500ms`, `2m`.
     #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]

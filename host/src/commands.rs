@@ -16,7 +16,13 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         isolation::serve(path)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let isolate = cli.load.isolate || matches!(cli.command, Command::Check { .. });
+    // Calling a plugin is where a broken one does harm, so those commands
+    // isolate unless told otherwise; `check` exists to survive broken plugins.
+    let isolate = match cli.command {
+        Command::Check { .. } => true,
+        Command::ExporterConfig(_) | Command::HelmValues(_) => !cli.load.in_process,
+        Command::List { .. } | Command::PluginWorker { .. } => cli.load.isolate,
+    };
     let options = LoadOptions {
         isolation: if isolate {
             Some(Isolation::through_current_exe(cli.load.timeout)?)

@@ -245,10 +245,15 @@ fn incompatible_message(plugin: ApiVersion, host: ApiVersion) -> String {
              floe-telemetry, or install a build of the plugin for API {host}"
         )
     } else {
+        let accepted = if host.minor == 0 {
+            format!("only {host}")
+        } else {
+            format!("{}.0 through {host}", host.major)
+        };
         format!(
-            "built for plugin API {plugin}, but this host supports API {host} (plugins \
-             for {}.0 to {host}); install a build of the plugin for API {}.x",
-            host.major, host.major
+            "built for plugin API {plugin}, but this host accepts plugins built for API \
+             {accepted}; install a build of the plugin for API {}.x",
+            host.major
         )
     }
 }

@@ -89,10 +89,10 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts a process that loads the plugin at `path`, and waits for it to
-    /// say what it loaded.
-    pub(crate) fn spawn(isolation: &Isolation, path: &Path) -> Result<(Worker, PluginInfo), Error> {
-        let _span = tracing::info_span!("spawn_worker", path = %path.display()).entered();
+    /// Starts a process that loads the plugin at `path`; [`Self::loaded`]
+    /// then waits for it to say what it loaded. Starting several before
+    /// waiting lets them load side by side.
+    pub(crate) fn start(isolation: &Isolation, path: &Path) -> Result<Worker, Error> {
         let mut child = Command::new(&isolation.worker)
             .arg(WORKER_SUBCOMMAND)
             .arg(path)
@@ -119,18 +119,20 @@ impl Worker {
                 }
             }
         });
-        let mut worker = Worker {
+        Ok(Worker {
             child,
             stdin,
             incoming,
             timeout: isolation.timeout,
-        };
-        match worker.receive(Call::Load)? {
-            Message::Loaded(info) => Ok((worker, info)),
+        })
+    }
+
+    /// Waits for the process to report the plugin it loaded.
+    pub(crate) fn loaded(mut self) -> Result<(Worker, PluginInfo), Error> {
+        match self.receive(Call::Load)? {
+            Message::Loaded(info) => Ok((self, info)),
             Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
-            Message::Value(_) => {
-                Err(worker.protocol_error(Call::Load, "an answer before any call"))
-            }
+            Message::Value(_) => Err(self.protocol_error(Call::Load, "an answer before any call")),
         }
     }
 

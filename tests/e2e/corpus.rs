@@ -144,10 +144,33 @@ fn in_process_calls_of_healthy_plugins_work_beside_the_corpus() {
 
     for name in BUNDLED {
         let output = floe(&corpus)
-            .args(["exporter-config", name, "-o", "json"])
+            .args(["--in-process", "exporter-config", name, "-o", "json"])
             .run();
         output.assert_success();
         assert!(output.json()["exporters"].is_object(), "{output}");
+    }
+}
+
+#[test]
+fn in_process_calls_that_fail_without_killing_are_reported() {
+    let mut corpus = Corpus::build();
+    corpus.without_fatal_loads();
+
+    for (name, symptom) in [
+        ("panicky", "panicked: exporter config exploded"),
+        ("invalid-json", "returned invalid output: not JSON"),
+        ("json-array", "expected a JSON object, got an array"),
+    ] {
+        let output = floe(&corpus)
+            .args(["--in-process", "exporter-config", name])
+            .run();
+
+        output.assert_code(1);
+        assert!(output.stderr.contains(symptom), "{name}: {output}");
+        assert!(
+            output.stderr.contains(&format!("plugin-{name}.so")),
+            "{name}: {output}"
+        );
     }
 }
 
