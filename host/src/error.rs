@@ -246,13 +246,13 @@ fn incompatible_message(plugin: ApiVersion, host: ApiVersion) -> String {
         )
     } else {
         let accepted = if host.minor == 0 {
-            format!("only {host}")
+            format!("only plugins built for API {host}")
         } else {
-            format!("{}.0 through {host}", host.major)
+            format!("plugins built for API {}.0 through {host}", host.major)
         };
         format!(
-            "built for plugin API {plugin}, but this host accepts plugins built for API \
-             {accepted}; install a build of the plugin for API {}.x",
+            "built for plugin API {plugin}, but this host accepts {accepted}; install a \
+             build of the plugin for API {}.x",
             host.major
         )
     }
