@@ -191,9 +191,13 @@ impl TelemetryBackend for Jaeger {
 
     fn configure(settings: JsonObject) -> Result<Self, PluginError> {
         let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
-        let mut jaeger = Jaeger::default();
-        jaeger.endpoint = text(settings.get("endpoint"));
-        jaeger.http = text(settings.get("protocol")).as_deref() == Some("http");
+        let mut jaeger = Jaeger {
+            endpoint: text(settings.get("endpoint")),
+            http: text(settings.get("protocol")).as_deref() == Some("http"),
+            storage: settings.get("storage").and_then(Value::as_object).cloned(),
+            resources: settings.get("resources").cloned(),
+            ..Jaeger::default()
+        };
         if let Some(tls) = settings.get("tls") {
             if let Some(insecure) = tls.get("insecure").and_then(Value::as_bool) {
                 jaeger.insecure = insecure;
@@ -212,8 +216,6 @@ impl TelemetryBackend for Jaeger {
                 *field = value;
             }
         }
-        jaeger.storage = settings.get("storage").and_then(Value::as_object).cloned();
-        jaeger.resources = settings.get("resources").cloned();
         Ok(jaeger)
     }
 
