@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::RResult;
-use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind};
-use floe_plugin_api::{ApiVersion, JsonObject};
+use abi_stable::std_types::{RResult, RStr};
+use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind, CallResult};
+use floe_plugin_api::{ApiVersion, JsonObject, Signals, endpoint_address};
 use serde::Serialize;
 
+use crate::config::{BackendEntry, Config, Violation};
 use crate::loader::OpenLibrary;
-use crate::{Error, Problem, SearchPath};
+use crate::{Error, Problem, SearchPath, settings};
 
 /// A function of a plugin the host calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -20,6 +21,10 @@ pub enum Call {
     GetOtlpExporterConfig,
     /// The Helm values override.
     GetHelmValuesOverride,
+    /// The JSON Schema of the backend's settings (API 1.1).
+    GetSettingsSchema,
+    /// The addresses to connection-check (API 1.1).
+    GetEndpoints,
     /// abi_stable's construction of the root module, while loading.
     RootModule,
 }
@@ -29,6 +34,8 @@ impl fmt::Display for Call {
         f.write_str(match self {
             Call::GetOtlpExporterConfig => "get_otlp_exporter_config()",
             Call::GetHelmValuesOverride => "get_helm_values_override()",
+            Call::GetSettingsSchema => "get_settings_schema()",
+            Call::GetEndpoints => "get_endpoints_with()",
             Call::RootModule => "loading the root module",
         })
     }
@@ -47,6 +54,11 @@ pub struct PluginInfo {
     pub description: String,
     /// Whether the backend's services run in the user's cluster.
     pub self_hosted: bool,
+    /// The signals the backend accepts (`traces`, `metrics`, `logs`); `None`
+    /// for an API 1.0 plugin, which does not say.
+    pub signals: Option<Vec<&'static str>>,
+    /// Whether the backend takes settings (API 1.1 and later).
+    pub has_settings: bool,
     /// The file it was loaded from.
     pub path: PathBuf,
 }
@@ -94,14 +106,88 @@ impl Plugin {
         &self.info.name
     }
 
-    /// Calls the plugin and checks that it returned a JSON object.
+    /// The backend's settings schema: `None` for an API 1.0 plugin, which
+    /// takes no settings.
+    pub fn settings_schema(&self) -> Result<Option<JsonObject>, Error> {
+        match self.module.get_settings_schema() {
+            Some(function) => self.run(Call::GetSettingsSchema, || function()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What is wrong with `settings` for this backend, each at its path
+    /// below `prefix` (e.g. `backends[1].config`).
+    pub fn settings_violations(
+        &self,
+        settings: &JsonObject,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        match self.settings_schema()? {
+            Some(schema) => settings::violations(&schema, settings, prefix, self.name()),
+            None if settings.is_empty() => Ok(Vec::new()),
+            None => Ok(vec![Violation::new(
+                prefix,
+                format!(
+                    "{} was built for plugin API {} and takes no settings; remove its `config:`, \
+                     or install a build of the plugin for API 1.1 or later",
+                    self.name(),
+                    self.info.floe_api_version
+                ),
+            )]),
+        }
+    }
+
+    /// Calls the plugin with its default settings and checks that it
+    /// returned a JSON object.
     pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
-        let _span = tracing::info_span!("call", plugin = %self.info.name, %call).entered();
-        let function = match call {
-            Call::GetOtlpExporterConfig => self.module.get_otlp_exporter_config(),
-            Call::GetHelmValuesOverride => self.module.get_helm_values_override(),
+        self.call_with(call, &JsonObject::new())
+    }
+
+    /// Calls the plugin with `settings`, which the caller has validated, and
+    /// checks that it returned a JSON object. An API 1.0 plugin is called
+    /// without them: it has no settings, so they are empty.
+    fn call_with(&self, call: Call, settings: &JsonObject) -> Result<JsonObject, Error> {
+        let text = serde_json::to_string(settings).expect("a JSON object serialises");
+        let settings = RStr::from_str(&text);
+        let module = &self.module;
+        match call {
+            Call::GetOtlpExporterConfig => match module.get_otlp_exporter_config_with() {
+                Some(function) => self.run(call, || function(settings)),
+                None => {
+                    let function = module.get_otlp_exporter_config();
+                    self.run(call, || function())
+                }
+            },
+            Call::GetHelmValuesOverride => match module.get_helm_values_override_with() {
+                Some(function) => self.run(call, || function(settings)),
+                None => {
+                    let function = module.get_helm_values_override();
+                    self.run(call, || function())
+                }
+            },
+            Call::GetEndpoints => match module.get_endpoints_with() {
+                Some(function) => self.run(call, || function(settings)),
+                // What a 1.1 plugin does by default: the exporters' endpoints.
+                None => {
+                    let config = self.call_with(Call::GetOtlpExporterConfig, &JsonObject::new())?;
+                    endpoints_of(&config).map(|endpoints| {
+                        let mut object = JsonObject::new();
+                        object.insert("endpoints".to_owned(), endpoints.into());
+                        object
+                    })
+                }
+            },
+            Call::GetSettingsSchema => match module.get_settings_schema() {
+                Some(function) => self.run(call, || function()),
+                None => Ok(JsonObject::new()),
+            },
             Call::RootModule => unreachable!("the root module is built while loading"),
-        };
+        }
+    }
+
+    /// Runs one call into the plugin and checks its output.
+    fn run(&self, call: Call, function: impl FnOnce() -> CallResult) -> Result<JsonObject, Error> {
+        let _span = tracing::info_span!("call", plugin = %self.info.name, %call).entered();
         let text = match function() {
             RResult::ROk(text) => text,
             RResult::RErr(error) => {
@@ -126,14 +212,83 @@ impl Plugin {
         }
     }
 
-    /// [`Call::GetOtlpExporterConfig`].
+    /// [`Call::GetOtlpExporterConfig`], with default settings.
     pub fn otlp_exporter_config(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetOtlpExporterConfig)
     }
 
-    /// [`Call::GetHelmValuesOverride`].
+    /// [`Call::GetHelmValuesOverride`], with default settings.
     pub fn helm_values_override(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetHelmValuesOverride)
+    }
+}
+
+/// The `host:port` of every exporter `endpoint` in a collector fragment.
+fn endpoints_of(config: &JsonObject) -> Result<Vec<String>, Error> {
+    let mut endpoints = Vec::new();
+    let exporters = config.get("exporters").and_then(|e| e.as_object());
+    for exporter in exporters.into_iter().flat_map(|e| e.values()) {
+        if let Some(endpoint) = exporter.get("endpoint").and_then(|e| e.as_str()) {
+            let address = endpoint_address(endpoint).ok_or_else(|| Error::InvalidOutput {
+                call: Call::GetOtlpExporterConfig,
+                reason: format!("cannot tell host and port of endpoint {endpoint:?}"),
+            })?;
+            if !endpoints.contains(&address) {
+                endpoints.push(address);
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+/// `N` of a path that starts `backends[N]`.
+fn entry_index(path: &str) -> Option<usize> {
+    let rest = path.strip_prefix("backends[")?;
+    rest[..rest.find(']')?].parse().ok()
+}
+
+/// A plugin with settings that passed its schema: the only way to call a
+/// plugin with settings from a configuration.
+#[derive(Debug)]
+pub struct Configured<'a> {
+    plugin: &'a Plugin,
+    settings: JsonObject,
+}
+
+impl<'a> Configured<'a> {
+    /// The plugin.
+    pub fn plugin(&self) -> &'a Plugin {
+        self.plugin
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &JsonObject {
+        &self.settings
+    }
+
+    /// Calls the plugin with the settings.
+    pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
+        self.plugin.call_with(call, &self.settings)
+    }
+
+    /// The `host:port` addresses the collector will connect to.
+    pub fn endpoints(&self) -> Result<Vec<String>, Error> {
+        let output = self.call(Call::GetEndpoints)?;
+        let invalid = |reason: &str| Error::InvalidOutput {
+            call: Call::GetEndpoints,
+            reason: reason.to_owned(),
+        };
+        let list = output
+            .get("endpoints")
+            .and_then(|e| e.as_array())
+            .ok_or_else(|| invalid("expected {\"endpoints\": [\"host:port\", ...]}"))?;
+        list.iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid("an endpoint is not a string"))
+            })
+            .collect()
     }
 }
 
@@ -191,6 +346,8 @@ fn read_info(
         floe_api_version: api_version.to_owned(),
         description: description.to_owned(),
         self_hosted: module.self_hosted(),
+        signals: module.signals().map(|signals: Signals| signals.names()),
+        has_settings: module.get_settings_schema().is_some(),
         path: path.to_owned(),
     })
 }
@@ -271,12 +428,80 @@ impl Catalog {
             })
     }
 
-    /// Calls both functions of every plugin; each failure is a problem.
-    pub fn check_calls(&self) -> Vec<Problem> {
+    /// Checks `config` against the installed backends and their schemas,
+    /// then returns backend `name` with its settings from `config` (its
+    /// defaults when `config` does not list it). Nothing but the schemas is
+    /// asked of any plugin until every setting has passed.
+    pub fn configure(&self, config: &Config, name: &str) -> Result<Configured<'_>, Error> {
+        let plugin = self.get(name)?;
+        let mut violations = config.violations().to_vec();
+        for entry in config.backends() {
+            violations.extend(self.entry_violations(entry)?);
+        }
+        let settings = match config.entry(name) {
+            Some(entry) => entry.settings.clone(),
+            None => {
+                let prefix = format!("(defaults of {name})");
+                violations.extend(plugin.settings_violations(&JsonObject::new(), &prefix)?);
+                JsonObject::new()
+            }
+        };
+        // In file order: the file's own keys, then entry by entry.
+        violations.sort_by_key(|violation| entry_index(&violation.path));
+        if violations.is_empty() {
+            Ok(Configured { plugin, settings })
+        } else {
+            Err(Error::InvalidConfig {
+                source_name: config.source_name(),
+                violations,
+            })
+        }
+    }
+
+    fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {
+        match self.get(&entry.backend) {
+            Ok(plugin) => {
+                plugin.settings_violations(&entry.settings, &format!("{}.config", entry.path))
+            }
+            Err(error) => Ok(vec![Violation::new(
+                format!("{}.backend", entry.path),
+                error.to_string(),
+            )]),
+        }
+    }
+
+    /// Calls both functions of every plugin, with its settings from `config`
+    /// (after checking them) or its defaults; each failure is a problem.
+    pub fn check_calls(&self, config: &Config) -> Vec<Problem> {
         let mut problems = Vec::new();
         for plugin in &self.plugins {
+            let prefix = match config.entry(plugin.name()) {
+                Some(entry) => format!("{}.config", entry.path),
+                None => format!("(defaults of {})", plugin.name()),
+            };
+            let settings = config
+                .entry(plugin.name())
+                .map(|entry| entry.settings.clone())
+                .unwrap_or_default();
+            match plugin.settings_violations(&settings, &prefix) {
+                Ok(violations) if violations.is_empty() => {}
+                Ok(violations) => {
+                    problems.push(Problem::new(
+                        &plugin.info.path,
+                        Error::InvalidConfig {
+                            source_name: config.source_name(),
+                            violations,
+                        },
+                    ));
+                    continue;
+                }
+                Err(error) => {
+                    problems.push(Problem::new(&plugin.info.path, error));
+                    continue;
+                }
+            }
             for call in [Call::GetOtlpExporterConfig, Call::GetHelmValuesOverride] {
-                if let Err(error) = plugin.call(call) {
+                if let Err(error) = plugin.call_with(call, &settings) {
                     problems.push(Problem::new(&plugin.info.path, error));
                 }
             }

@@ -1,6 +1,7 @@
 //! The command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
@@ -14,8 +15,17 @@ Plugin search path, in order:
 Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
 
+Configuration: -c FILE or $FLOE_TELEMETRY_CONFIG, a YAML or JSON file:
+  backends:
+    - backend: datadog
+      config: {site: datadoghq.eu, api_key_env: DD_API_KEY}
+Without one, the default backend (jaeger) with its defaults. Settings are
+checked against each backend's schema (`schema NAME`) before any call.
+
 Exit status: 0 success; 1 a plugin failed (or `check` found a problem);
-2 usage error or unknown backend name.
+2 usage error, unknown backend name, or invalid configuration.
+check-connection: 0 reachable; 3 DNS failure; 4 connection refused;
+5 timed out; 6 other network error (and 1, 2 as above).
 
 Logging goes to stderr: -v, -vv, -vvv, or RUST_LOG (e.g. RUST_LOG=floe_host=debug).";
 
@@ -29,6 +39,16 @@ Logging goes to stderr: -v, -vv, -vvv, or RUST_LOG (e.g. RUST_LOG=floe_host=debu
 pub struct Cli {
     #[command(flatten)]
     pub search: SearchArgs,
+
+    /// The configuration file (YAML or JSON): backends and their settings.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        env = "FLOE_TELEMETRY_CONFIG",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
 
     /// More logging on stderr (repeat for more); RUST_LOG overrides it.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -68,6 +88,33 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
     },
+    /// Print the JSON Schema of a backend's settings.
+    Schema {
+        /// The backend's name, as shown by `list`.
+        name: String,
+
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = SchemaFormat::Json)]
+        output: SchemaFormat,
+    },
+    /// Open a TCP connection to each address the backend sends to (exit 0
+    /// reachable, 3 DNS failure, 4 refused, 5 timed out, 6 other error).
+    CheckConnection {
+        /// The backend's name, as shown by `list`.
+        name: String,
+
+        /// Timeout of each connection attempt: seconds, or e.g. 500ms, 5s.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
+        timeout: Duration,
+
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
+        output: CheckFormat,
+    },
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    floe_host::connection::parse_timeout(text)
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +138,12 @@ pub enum ListFormat {
 pub enum CheckFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    Json,
+    Yaml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,5 +186,34 @@ mod tests {
                 output: ListFormat::Json
             }
         ));
+    }
+
+    #[test]
+    fn config_and_timeout() {
+        let cli = Cli::try_parse_from([
+            "floe-telemetry",
+            "check-connection",
+            "jaeger",
+            "-c",
+            "/etc/floe.yaml",
+            "--timeout",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("/etc/floe.yaml")));
+        assert!(matches!(
+            cli.command,
+            Command::CheckConnection { timeout, .. } if timeout == Duration::from_millis(250)
+        ));
+        assert!(
+            Cli::try_parse_from([
+                "floe-telemetry",
+                "check-connection",
+                "x",
+                "--timeout",
+                "soon"
+            ])
+            .is_err()
+        );
     }
 }

@@ -1,12 +1,18 @@
 //! What each subcommand does.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use floe_host::connection::{self, Outcome};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
-use floe_host::{Call, Catalog, PLUGIN_PATH_ENV, SearchPath};
+use floe_host::{Call, Catalog, Config, Error, ErrorKind, JsonObject, PLUGIN_PATH_ENV, SearchPath};
+use serde::Serialize;
 
-use crate::cli::{CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat};
+use crate::cli::{
+    CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, SchemaFormat,
+};
 
 /// Exit status for a usage error, as clap uses for its own.
 const USAGE: u8 = 2;
@@ -19,11 +25,49 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         !cli.search.no_default_plugin_dirs,
     );
     let catalog = Catalog::load(&search_path);
+    let config = cli.config.as_deref();
     match cli.command {
         Command::List { output } => list(&search_path, &catalog, output, cli.verbose > 0),
-        Command::ExporterConfig(args) => document(&catalog, &args, Call::GetOtlpExporterConfig),
-        Command::HelmValues(args) => document(&catalog, &args, Call::GetHelmValuesOverride),
-        Command::Check { output } => check(&search_path, &catalog, output),
+        Command::ExporterConfig(args) => {
+            document(&catalog, config, &args, Call::GetOtlpExporterConfig)
+        }
+        Command::HelmValues(args) => document(&catalog, config, &args, Call::GetHelmValuesOverride),
+        Command::Check { output } => check(&search_path, &catalog, config, output),
+        Command::Schema { name, output } => schema(&catalog, &name, output),
+        Command::CheckConnection {
+            name,
+            timeout,
+            output,
+        } => check_connection(&catalog, config, &name, timeout, output),
+    }
+}
+
+/// The configuration file named by `-c` or the environment, or the default
+/// configuration when there is none.
+fn load_config(file: Option<&Path>) -> Result<Config, Error> {
+    match file {
+        Some(file) => Config::load(file),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Prints `error` (one `error:` line per line of it) and returns its exit
+/// status: 2 for what the user got wrong on the command line or in the
+/// configuration, 1 for a plugin's failure.
+fn fail(error: &Error) -> ExitCode {
+    for line in error.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    match error.kind() {
+        ErrorKind::InvalidConfig => {
+            eprintln!(
+                "note: no plugin was called; `floe-telemetry schema NAME` shows the settings a \
+                 backend takes"
+            );
+            ExitCode::from(USAGE)
+        }
+        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable => ExitCode::from(USAGE),
+        _ => ExitCode::FAILURE,
     }
 }
 
@@ -56,19 +100,25 @@ fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-fn document(catalog: &Catalog, args: &DocumentArgs, call: Call) -> io::Result<ExitCode> {
+fn document(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    args: &DocumentArgs,
+    call: Call,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
     // Other plugins' problems do not stop this one, but the user should know.
     for problem in catalog.problems() {
         eprintln!("warning: {problem}");
     }
-    let plugin = match catalog.get(&args.name) {
-        Ok(plugin) => plugin,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(USAGE));
-        }
+    let configured = match catalog.configure(&config, &args.name) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(fail(&error)),
     };
-    match plugin.call(call) {
+    match configured.call(call) {
         Ok(object) => {
             let format = match args.output {
                 DocumentFormat::Yaml => Format::Yaml,
@@ -78,14 +128,138 @@ fn document(catalog: &Catalog, args: &DocumentArgs, call: Call) -> io::Result<Ex
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("error: {}: {error}", plugin.info().path.display());
+            let path = configured.plugin().info().path.display();
+            eprintln!("error: {path}: {error}");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-fn check(search_path: &SearchPath, catalog: &Catalog, output: CheckFormat) -> io::Result<ExitCode> {
-    let call_problems = catalog.check_calls();
+fn schema(catalog: &Catalog, name: &str, output: SchemaFormat) -> io::Result<ExitCode> {
+    let plugin = match catalog.get(name) {
+        Ok(plugin) => plugin,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let schema = match plugin.settings_schema() {
+        Ok(Some(schema)) => schema,
+        // An API 1.0 plugin takes no settings: exactly what this accepts.
+        Ok(None) => serde_json::from_str::<JsonObject>(
+            r#"{"type": "object", "properties": {}, "additionalProperties": false}"#,
+        )
+        .expect("a literal JSON object"),
+        Err(error) => {
+            eprintln!("error: {}: {error}", plugin.info().path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let format = match output {
+        SchemaFormat::Json => Format::Json,
+        SchemaFormat::Yaml => Format::Yaml,
+    };
+    print(&mut io::stdout().lock(), &schema, format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ConnectionReport<'a> {
+    backend: &'a str,
+    timeout_ms: u128,
+    endpoints: Vec<EndpointReport>,
+}
+
+#[derive(Serialize)]
+struct EndpointReport {
+    endpoint: String,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+fn check_connection(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    name: &str,
+    timeout: Duration,
+    output: CheckFormat,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let configured = match catalog.configure(&config, name) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let path = configured.plugin().info().path.display();
+    let endpoints = match configured.endpoints() {
+        Ok(endpoints) if endpoints.is_empty() => {
+            eprintln!(
+                "error: {path}: {name} names no endpoint to check; report this to the plugin's \
+                 author"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(endpoints) => endpoints,
+        Err(error) => {
+            eprintln!("error: {path}: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let report = ConnectionReport {
+        backend: name,
+        timeout_ms: timeout.as_millis(),
+        endpoints: endpoints
+            .into_iter()
+            .map(|endpoint| EndpointReport {
+                outcome: connection::check(&endpoint, timeout),
+                endpoint,
+            })
+            .collect(),
+    };
+    let mut stdout = io::stdout().lock();
+    match output {
+        CheckFormat::Json => print(&mut stdout, &report, Format::Json)?,
+        CheckFormat::Table => {
+            for entry in &report.endpoints {
+                let status = if entry.outcome.is_reachable() {
+                    "ok"
+                } else {
+                    "FAIL"
+                };
+                writeln!(
+                    stdout,
+                    "{status:<4}  {name}  {}: {}",
+                    entry.endpoint, entry.outcome
+                )?;
+            }
+        }
+    }
+    // The first failure decides the status, so a script can tell why.
+    let code = report
+        .endpoints
+        .iter()
+        .map(|entry| entry.outcome.exit_code())
+        .find(|code| *code != 0)
+        .unwrap_or(0);
+    Ok(ExitCode::from(code))
+}
+
+fn check(
+    search_path: &SearchPath,
+    catalog: &Catalog,
+    config: Option<&Path>,
+    output: CheckFormat,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    if !config.violations().is_empty() {
+        return Ok(fail(&Error::InvalidConfig {
+            source_name: config.source_name(),
+            violations: config.violations().to_vec(),
+        }));
+    }
+    let call_problems = catalog.check_calls(&config);
     let report = ListReport::new(search_path, catalog, &call_problems);
     let mut stdout = io::stdout().lock();
     match output {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::Call;
+use crate::config::Violation;
 
 /// Everything that can go wrong while finding, loading or calling plugins.
 #[derive(Debug, Error)]
@@ -131,6 +132,35 @@ pub enum Error {
         first: PathBuf,
     },
 
+    /// The configuration file cannot be read or parsed.
+    #[error("{}: {reason}", file.display())]
+    ConfigUnreadable {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// The configuration, or a backend's settings in it, break the rules:
+    /// one line per violation, each naming the file and the path.
+    #[error("{}", violation_lines(source_name, violations))]
+    InvalidConfig {
+        /// The file, or a description of where the settings came from.
+        source_name: String,
+        /// Every violation found.
+        violations: Vec<Violation>,
+    },
+
+    /// A plugin published a settings schema that is not a valid JSON Schema.
+    #[error(
+        "its settings schema is not a valid JSON Schema ({reason}); report this to the \
+         plugin's author"
+    )]
+    InvalidSchema {
+        /// What the validator said.
+        reason: String,
+    },
+
     /// No plugin has the requested name.
     #[error(
         "no backend named {name:?}; installed backends: {}",
@@ -142,6 +172,14 @@ pub enum Error {
         /// The names that exist.
         known: Vec<String>,
     },
+}
+
+fn violation_lines(source_name: &str, violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{source_name}: {violation}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn known_names(known: &[String]) -> String {
@@ -186,6 +224,12 @@ pub enum ErrorKind {
     DuplicateName,
     /// [`Error::UnknownBackend`]
     UnknownBackend,
+    /// [`Error::ConfigUnreadable`]
+    ConfigUnreadable,
+    /// [`Error::InvalidConfig`]
+    InvalidConfig,
+    /// [`Error::InvalidSchema`]
+    InvalidSchema,
 }
 
 impl Error {
@@ -204,6 +248,9 @@ impl Error {
             Error::CallPanicked { .. } => ErrorKind::CallPanicked,
             Error::DuplicateName { .. } => ErrorKind::DuplicateName,
             Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
+            Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
         }
     }
 }

@@ -27,12 +27,16 @@
 #![deny(missing_docs)]
 
 mod catalog;
+pub mod config;
+pub mod connection;
 mod error;
 mod loader;
 pub mod report;
 mod search_path;
+mod settings;
 
-pub use catalog::{Call, Catalog, Plugin, PluginInfo};
+pub use catalog::{Call, Catalog, Configured, Plugin, PluginInfo};
+pub use config::{CONFIG_ENV, Config, Violation};
 pub use error::{Error, ErrorKind, Problem};
 pub use floe_plugin_api::{ApiVersion, FLOE_API_VERSION, JsonObject};
 pub use search_path::{DirSource, LIBRARY_SUFFIX, PLUGIN_PATH_ENV, SearchDir, SearchPath};
