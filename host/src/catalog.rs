@@ -84,13 +84,14 @@ impl Plugin {
         let _span = tracing::info_span!("load", path = %path.display()).entered();
         let library = OpenLibrary::open(path)?;
         let api_version = library.api_version()?;
-        {
+        let api = {
             let _span = tracing::info_span!("version_check", plugin = %api_version).entered();
             let host = ApiVersion::current();
-            host.check(&api_version)?;
+            let api = host.check(&api_version)?;
             tracing::debug!(%host, "plugin API version accepted");
-        }
-        let module = library.root_module()?;
+            api
+        };
+        let module = library.root_module(api)?;
         let info = read_info(&module, &api_version, path)?;
         tracing::debug!(name = %info.name, version = %info.version, "loaded");
         Ok(Plugin { info, module })

@@ -26,6 +26,14 @@
 //!   take settings (`*_with`). Their accessors return `Option`: `None` from a
 //!   1.0 plugin, which the host treats as a backend without settings.
 //!
+//! abi_stable's layout check accepts a library whose prefix type has *more*
+//! fields than the loader expects, not fewer: it lets an old host load a new
+//! plugin, not the other way round. So a host checks a plugin that declares
+//! API 1.0 against [`v1_0::BackendModule`], the 1.0 layout kept here
+//! unchanged, and then reads it through [`BackendModuleRef`], whose appended
+//! fields it then sees as absent (their accessors consult the plugin's own
+//! record of which fields it has).
+//!
 //! # Settings
 //!
 //! A 1.1 plugin publishes a JSON Schema for its settings
@@ -242,4 +250,41 @@ impl RootModule for BackendModuleRef {
     // The host applies floe's own version rule to FLOE_API_VERSION instead of
     // abi_stable's; this only has to parse.
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+}
+
+/// The root module as API 1.0 laid it out, for checking 1.0 plugins only.
+pub mod v1_0 {
+    use super::*;
+
+    /// [`super::BackendModule`] up to its `#[sabi(last_prefix_field)]`,
+    /// field for field; the type name is part of the layout abi_stable checks.
+    #[repr(C)]
+    #[derive(StableAbi)]
+    #[sabi(kind(Prefix(prefix_ref = BackendModuleRef)))]
+    #[sabi(missing_field(panic))]
+    pub struct BackendModule {
+        /// As in API 1.1.
+        pub floe_api_version: RStr<'static>,
+        /// As in API 1.1.
+        pub name: RStr<'static>,
+        /// As in API 1.1.
+        pub version: RStr<'static>,
+        /// As in API 1.1.
+        pub description: RStr<'static>,
+        /// As in API 1.1.
+        pub self_hosted: bool,
+        /// As in API 1.1.
+        pub get_otlp_exporter_config: extern "C" fn() -> CallResult,
+        /// As in API 1.1.
+        #[sabi(last_prefix_field)]
+        pub get_helm_values_override: extern "C" fn() -> CallResult,
+    }
+
+    impl RootModule for BackendModuleRef {
+        declare_root_module_statics! {BackendModuleRef}
+
+        const BASE_NAME: &'static str = "floe_telemetry_backend";
+        const NAME: &'static str = "floe telemetry backend";
+        const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+    }
 }
