@@ -82,15 +82,12 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// No file: the default backend, with its defaults.
+    /// No file: no entries, so every backend has its defaults, and the
+    /// default backend is the one selected.
     fn default() -> Self {
         Self {
             file: None,
-            backends: vec![BackendEntry {
-                path: "backends[0]".to_owned(),
-                backend: DEFAULT_BACKEND.to_owned(),
-                settings: JsonObject::new(),
-            }],
+            backends: Vec::new(),
             violations: Vec::new(),
         }
     }
@@ -146,9 +143,22 @@ impl Config {
         }
     }
 
-    /// The backends listed, in order.
+    /// The backends listed, in order; none without a file.
     pub fn backends(&self) -> &[BackendEntry] {
         &self.backends
+    }
+
+    /// The names of the backends selected: those listed, or the default
+    /// backend when there is no file.
+    pub fn selected(&self) -> Vec<&str> {
+        if self.file.is_none() {
+            vec![DEFAULT_BACKEND]
+        } else {
+            self.backends
+                .iter()
+                .map(|entry| entry.backend.as_str())
+                .collect()
+        }
     }
 
     /// The entry of backend `name`, if listed.
@@ -381,9 +391,9 @@ mod tests {
     #[test]
     fn no_file_is_jaeger_with_defaults() {
         let config = Config::default();
-        assert_eq!(config.backends().len(), 1);
-        assert_eq!(config.backends()[0].backend, "jaeger");
-        assert!(config.backends()[0].settings.is_empty());
+        assert_eq!(config.selected(), ["jaeger"]);
+        assert!(config.backends().is_empty());
+        assert!(config.entry("jaeger").is_none());
         assert!(config.file().is_none());
     }
 
@@ -397,6 +407,7 @@ mod tests {
         assert_eq!(datadog.settings["site"], "datadoghq.eu");
         assert!(yaml.entry("jaeger").unwrap().settings.is_empty());
         assert!(yaml.entry("grafana-cloud").is_none());
+        assert_eq!(yaml.selected(), ["datadog", "jaeger"]);
     }
 
     #[test]
