@@ -429,34 +429,45 @@ impl Catalog {
             })
     }
 
-    /// Checks `config` against the installed backends and their schemas,
-    /// then returns backend `name` with its settings from `config` (its
-    /// defaults when `config` does not list it). Nothing but the schemas is
-    /// asked of any plugin until every setting has passed.
-    pub fn configure(&self, config: &Config, name: &str) -> Result<Configured<'_>, Error> {
-        let plugin = self.get(name)?;
-        let mut violations = config.violations().to_vec();
+    /// Checks every entry of `config` against the installed backends and
+    /// their schemas, and reports every violation at once. Nothing but the
+    /// schemas is asked of any plugin.
+    pub fn validate(&self, config: &Config) -> Result<(), Error> {
+        self.validate_with(config, Vec::new())
+    }
+
+    fn validate_with(&self, config: &Config, mut violations: Vec<Violation>) -> Result<(), Error> {
+        violations.extend(config.violations().iter().cloned());
         for entry in config.backends() {
             violations.extend(self.entry_violations(entry)?);
         }
-        let settings = match config.entry(name) {
-            Some(entry) => entry.settings.clone(),
-            None => {
-                let prefix = format!("(defaults of {name})");
-                violations.extend(plugin.settings_violations(&JsonObject::new(), &prefix)?);
-                JsonObject::new()
-            }
-        };
         // In file order: the file's own keys, then entry by entry.
         violations.sort_by_key(|violation| entry_index(&violation.path));
         if violations.is_empty() {
-            Ok(Configured { plugin, settings })
+            Ok(())
         } else {
             Err(Error::InvalidConfig {
                 source_name: config.source_name(),
                 violations,
             })
         }
+    }
+
+    /// Validates `config` (see [`Catalog::validate`]), then returns backend
+    /// `name` with its settings from `config`, or its defaults when `config`
+    /// does not list it.
+    pub fn configure(&self, config: &Config, name: &str) -> Result<Configured<'_>, Error> {
+        let plugin = self.get(name)?;
+        let (settings, defaults_violations) = match config.entry(name) {
+            Some(entry) => (entry.settings.clone(), Vec::new()),
+            None => {
+                let prefix = format!("(defaults of {name})");
+                let found = plugin.settings_violations(&JsonObject::new(), &prefix)?;
+                (JsonObject::new(), found)
+            }
+        };
+        self.validate_with(config, defaults_violations)?;
+        Ok(Configured { plugin, settings })
     }
 
     fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {

@@ -253,11 +253,11 @@ fn check(
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
-    if !config.violations().is_empty() {
-        return Ok(fail(&Error::InvalidConfig {
-            source_name: config.source_name(),
-            violations: config.violations().to_vec(),
-        }));
+    // Settings are checked before any plugin is called, as for the other
+    // commands; an invalid configuration is a usage error, not a problem of
+    // the plugins.
+    if let Err(error) = catalog.validate(&config) {
+        return Ok(fail(&error));
     }
     let call_problems = catalog.check_calls(&config);
     let report = ListReport::new(search_path, catalog, &call_problems);

@@ -228,6 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn each_outcome_has_its_exit_code_and_advice() {
+        let address: SocketAddr = "192.0.2.1:4317".parse().unwrap();
+        let timed_out = Outcome::TimedOut {
+            addresses: vec![address],
+            timeout: Duration::from_millis(1500),
+        };
+        assert_eq!(timed_out.exit_code(), 5);
+        let text = timed_out.to_string();
+        assert!(
+            text.starts_with("timed out after 1500 ms (192.0.2.1:4317)"),
+            "{text}"
+        );
+        assert!(text.contains("--timeout"), "{text}");
+        let failed = Outcome::Failed {
+            reason: "network unreachable".to_owned(),
+        };
+        assert_eq!(failed.exit_code(), 6);
+        assert!(!failed.is_reachable() && !timed_out.is_reachable());
+    }
+
+    #[test]
     fn timeouts_parse() {
         assert_eq!(parse_timeout("5").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_timeout("5s").unwrap(), Duration::from_secs(5));
