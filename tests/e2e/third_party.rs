@@ -106,7 +106,8 @@ fn a_plugin_built_outside_the_workspace_is_listed() {
     assert_eq!(problems(&list), &[] as &[Value], "{list:#}");
     let acme = plugin(&list, "acme");
     assert_eq!(acme["version"], "0.3.1");
-    assert_eq!(acme["floe_api_version"], "1.0");
+    assert_eq!(acme["floe_api_version"], "1.1");
+    assert_eq!(acme["signals"], json!(["traces", "metrics", "logs"]));
     assert_eq!(
         acme["description"],
         "Acme Observability Cloud over OTLP/HTTP"
