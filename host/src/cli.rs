@@ -100,8 +100,9 @@ pub enum Command {
     /// Open a TCP connection to each address the backend sends to (exit 0
     /// reachable, 3 DNS failure, 4 refused, 5 timed out, 6 other error).
     CheckConnection {
-        /// The backend's name, as shown by `list`.
-        name: String,
+        /// The backend's name, as shown by `list`; without it, every backend
+        /// the configuration selects (jaeger without a configuration file).
+        name: Option<String>,
 
         /// Timeout of each connection attempt: seconds, or e.g. 500ms, 5s.
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
@@ -119,8 +120,9 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct DocumentArgs {
-    /// The backend's name, as shown by `list`.
-    pub name: String,
+    /// The backend's name, as shown by `list`; without it, the one backend
+    /// the configuration selects (jaeger without a configuration file).
+    pub name: Option<String>,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]

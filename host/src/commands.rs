@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
             name,
             timeout,
             output,
-        } => check_connection(&catalog, config, &name, timeout, output),
+        } => check_connection(&catalog, config, name.as_deref(), timeout, output),
     }
 }
 
@@ -48,6 +48,14 @@ fn load_config(file: Option<&Path>) -> Result<Config, Error> {
     match file {
         Some(file) => Config::load(file),
         None => Ok(Config::default()),
+    }
+}
+
+/// The backends a command is about: `name`, or those `config` selects.
+fn selected(name: Option<&str>, config: &Config) -> Vec<String> {
+    match name {
+        Some(name) => vec![name.to_owned()],
+        None => config.selected().into_iter().map(str::to_owned).collect(),
     }
 }
 
@@ -114,7 +122,19 @@ fn document(
     for problem in catalog.problems() {
         eprintln!("warning: {problem}");
     }
-    let configured = match catalog.configure(&config, &args.name) {
+    let name = match selected(args.name.as_deref(), &config).as_slice() {
+        [name] => name.clone(),
+        names => {
+            eprintln!(
+                "error: {}: selects {} backends ({}); name the one to print",
+                config.source_name(),
+                names.len(),
+                names.join(", ")
+            );
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let configured = match catalog.configure(&config, &name) {
         Ok(configured) => configured,
         Err(error) => return Ok(fail(&error)),
     };
@@ -161,14 +181,14 @@ fn schema(catalog: &Catalog, name: &str, output: SchemaFormat) -> io::Result<Exi
 }
 
 #[derive(Serialize)]
-struct ConnectionReport<'a> {
-    backend: &'a str,
+struct ConnectionReport {
     timeout_ms: u128,
     endpoints: Vec<EndpointReport>,
 }
 
 #[derive(Serialize)]
 struct EndpointReport {
+    backend: String,
     endpoint: String,
     #[serde(flatten)]
     outcome: Outcome,
@@ -177,7 +197,7 @@ struct EndpointReport {
 fn check_connection(
     catalog: &Catalog,
     config: Option<&Path>,
-    name: &str,
+    name: Option<&str>,
     timeout: Duration,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
@@ -185,32 +205,36 @@ fn check_connection(
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
-    let configured = match catalog.configure(&config, name) {
-        Ok(configured) => configured,
-        Err(error) => return Ok(fail(&error)),
-    };
-    let path = configured.plugin().info().path.display();
-    let endpoints = match configured.endpoints() {
-        Ok(endpoints) if endpoints.is_empty() => {
-            eprintln!(
-                "error: {path}: {name} names no endpoint to check; report this to the plugin's \
-                 author"
-            );
-            return Ok(ExitCode::FAILURE);
+    // Every backend's settings are checked before any address is tried.
+    let mut targets = Vec::new();
+    for name in selected(name, &config) {
+        let configured = match catalog.configure(&config, &name) {
+            Ok(configured) => configured,
+            Err(error) => return Ok(fail(&error)),
+        };
+        let path = configured.plugin().info().path.display();
+        match configured.endpoints() {
+            Ok(endpoints) if endpoints.is_empty() => {
+                eprintln!(
+                    "error: {path}: {name} names no endpoint to check; report this to the \
+                     plugin's author"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.clone(), e))),
+            Err(error) => {
+                eprintln!("error: {path}: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        Ok(endpoints) => endpoints,
-        Err(error) => {
-            eprintln!("error: {path}: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    }
     let report = ConnectionReport {
-        backend: name,
         timeout_ms: timeout.as_millis(),
-        endpoints: endpoints
+        endpoints: targets
             .into_iter()
-            .map(|endpoint| EndpointReport {
+            .map(|(backend, endpoint)| EndpointReport {
                 outcome: connection::check(&endpoint, timeout),
+                backend,
                 endpoint,
             })
             .collect(),
@@ -227,8 +251,8 @@ fn check_connection(
                 };
                 writeln!(
                     stdout,
-                    "{status:<4}  {name}  {}: {}",
-                    entry.endpoint, entry.outcome
+                    "{status:<4}  {}  {}: {}",
+                    entry.backend, entry.endpoint, entry.outcome
                 )?;
             }
         }

@@ -43,8 +43,8 @@ fn a_live_listener_is_reachable() {
     let json = check_jaeger(&address, &["-o", "json", "--timeout", "2s"]);
     json.assert_success();
     let report = json.json();
-    assert_eq!(report["backend"], "jaeger");
     assert_eq!(report["timeout_ms"], 2000);
+    assert_eq!(report["endpoints"][0]["backend"], "jaeger");
     assert_eq!(report["endpoints"][0]["endpoint"], address.as_str());
     assert_eq!(report["endpoints"][0]["outcome"], "reachable");
 }
@@ -91,4 +91,36 @@ fn the_timeout_takes_seconds_or_a_unit() {
     let output = check_jaeger(&address, &["--timeout", "soon"]);
     output.assert_code(2);
     assert_eq!(output.stdout, "");
+}
+
+#[test]
+fn without_a_name_every_selected_backend_is_checked() {
+    let live = TcpListener::bind("127.0.0.1:0").unwrap();
+    let live = live.local_addr().unwrap().to_string();
+    let closed = closed_port().to_string();
+    let dir = Dir::new();
+    let config = dir.write(
+        "floe.yaml",
+        format!(
+            "backends:\n\
+             \x20 - backend: jaeger\n\
+             \x20   config: {{endpoint: \"{live}\"}}\n\
+             \x20 - backend: grafana-cloud\n\
+             \x20   config: {{endpoint: \"https://{closed}/otlp\"}}\n"
+        ),
+    );
+    let output = TestCommand::new()
+        .args(["check-connection", "-o", "json", "-c"])
+        .arg(&config)
+        .run();
+    // The refused one sets the status.
+    output.assert_code(4);
+    let report = output.json();
+    let endpoints = report["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2, "{output}");
+    assert_eq!(endpoints[0]["backend"], "jaeger");
+    assert_eq!(endpoints[0]["outcome"], "reachable");
+    assert_eq!(endpoints[1]["backend"], "grafana-cloud");
+    assert_eq!(endpoints[1]["endpoint"], closed.as_str());
+    assert_eq!(endpoints[1]["outcome"], "refused");
 }

@@ -616,3 +616,35 @@ fn schema_prints_each_backend_s_schema() {
         .run()
         .assert_code(2);
 }
+
+#[test]
+fn without_a_name_the_one_selected_backend_is_printed() {
+    // No file: jaeger.
+    let output = TestCommand::new()
+        .args(["exporter-config", "-o", "json"])
+        .run();
+    output.assert_success();
+    assert_eq!(output.json(), expected("jaeger", "exporter-config"));
+    // One backend in the file: that one, with its settings.
+    let (output, _) = with_config(
+        "backends: [{backend: datadog, config: {site: datadoghq.eu}}]",
+        &["exporter-config", "-o", "json"],
+    );
+    output.assert_success();
+    assert_eq!(
+        output.json()["exporters"]["datadog"]["api"]["site"],
+        "datadoghq.eu"
+    );
+    // Two: which one is ambiguous.
+    let (output, file) = with_config(
+        "backends: [{backend: datadog}, {backend: jaeger}]",
+        &["helm-values"],
+    );
+    output.assert_code(2);
+    assert!(
+        output.stderr.contains(&format!(
+            "error: {file}: selects 2 backends (datadog, jaeger)"
+        )),
+        "{output}"
+    );
+}
