@@ -123,6 +123,18 @@ impl Plugin {
         settings: &JsonObject,
         prefix: &str,
     ) -> Result<Vec<Violation>, Error> {
+        self.schema_violations(settings, prefix)
+            .map_err(|error| Error::InPlugin {
+                path: self.info.path.clone(),
+                error: Box::new(error),
+            })
+    }
+
+    fn schema_violations(
+        &self,
+        settings: &JsonObject,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
         match self.settings_schema()? {
             Some(schema) => settings::violations(&schema, settings, prefix, self.name()),
             None if settings.is_empty() => Ok(Vec::new()),
@@ -240,6 +252,14 @@ fn endpoints_of(config: &JsonObject) -> Result<Vec<String>, Error> {
         }
     }
     Ok(endpoints)
+}
+
+/// The error itself, for a report that names the plugin's file anyway.
+fn unwrap_in_plugin(error: Error) -> Error {
+    match error {
+        Error::InPlugin { error, .. } => *error,
+        other => other,
+    }
 }
 
 /// `N` of a path that starts `backends[N]`.
@@ -508,7 +528,7 @@ impl Catalog {
                     continue;
                 }
                 Err(error) => {
-                    problems.push(Problem::new(&plugin.info.path, error));
+                    problems.push(Problem::new(&plugin.info.path, unwrap_in_plugin(error)));
                     continue;
                 }
             }

@@ -161,6 +161,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// An error of the plugin at `path`, met while serving another request
+    /// (checking a configuration, say).
+    #[error("{}: {error}", path.display())]
+    InPlugin {
+        /// The plugin's file.
+        path: PathBuf,
+        /// What went wrong in it.
+        error: Box<Error>,
+    },
+
     /// No plugin has the requested name.
     #[error(
         "no backend named {name:?}; installed backends: {}",
@@ -251,6 +261,7 @@ impl Error {
             Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
+            Error::InPlugin { error, .. } => error.kind(),
         }
     }
 }
@@ -300,5 +311,41 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_in_a_plugin_names_its_file_and_keeps_its_kind() {
+        let error = Error::InPlugin {
+            path: PathBuf::from("/opt/floe/plugins/libacme.so"),
+            error: Box::new(Error::InvalidSchema {
+                reason: "bad type".to_owned(),
+            }),
+        };
+        assert_eq!(error.kind(), ErrorKind::InvalidSchema);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("/opt/floe/plugins/libacme.so: its settings schema is not a valid"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn config_violations_are_one_line_each_with_the_file() {
+        let error = Error::InvalidConfig {
+            source_name: "/etc/floe.yaml".to_owned(),
+            violations: vec![
+                Violation::new("backends[0].config.site", "bad"),
+                Violation::new("backends[1].backend", "unknown"),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "/etc/floe.yaml: backends[0].config.site: bad\n/etc/floe.yaml: backends[1].backend: unknown"
+        );
     }
 }
