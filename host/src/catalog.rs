@@ -3,18 +3,18 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
-
 use std::sync::{Mutex, PoisonError};
 
-use abi_stable::std_types::RResult;
-use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind};
-use floe_plugin_api::{ApiVersion, JsonObject};
+use abi_stable::std_types::{RResult, RStr};
+use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind, CallResult};
+use floe_plugin_api::{ApiVersion, JsonObject, Signals, endpoint_address};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{BackendEntry, Config, Violation};
 use crate::file_check::FilePolicy;
 use crate::isolation::{Isolation, Worker};
 use crate::loader::OpenLibrary;
-use crate::{Error, ErrorKind, Problem, SearchPath};
+use crate::{Error, ErrorKind, Problem, SearchPath, settings};
 
 /// A function of a plugin the host calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,6 +24,10 @@ pub enum Call {
     GetOtlpExporterConfig,
     /// The Helm values override.
     GetHelmValuesOverride,
+    /// The JSON Schema of the backend's settings (API 1.1).
+    GetSettingsSchema,
+    /// The addresses to connection-check (API 1.1).
+    GetEndpoints,
     /// Loading the library: its initialisers and its root module.
     Load,
 }
@@ -33,6 +37,8 @@ impl fmt::Display for Call {
         f.write_str(match self {
             Call::GetOtlpExporterConfig => "get_otlp_exporter_config()",
             Call::GetHelmValuesOverride => "get_helm_values_override()",
+            Call::GetSettingsSchema => "get_settings_schema()",
+            Call::GetEndpoints => "get_endpoints_with()",
             Call::Load => "loading the plugin",
         })
     }
@@ -51,6 +57,11 @@ pub struct PluginInfo {
     pub description: String,
     /// Whether the backend's services run in the user's cluster.
     pub self_hosted: bool,
+    /// The signals the backend accepts (`traces`, `metrics`, `logs`); `None`
+    /// for an API 1.0 plugin, which does not say.
+    pub signals: Option<Vec<String>>,
+    /// Whether the backend takes settings (API 1.1 and later).
+    pub has_settings: bool,
     /// The file it was loaded from.
     pub path: PathBuf,
 }
@@ -72,7 +83,7 @@ pub struct Plugin {
 }
 
 enum Runner {
-    InProcess(BackendModuleRef),
+    InProcess(InProcessPlugin),
     // Calls take turns on the pipe; the lock only serialises them.
     Isolated(Mutex<Worker>),
 }
@@ -108,8 +119,8 @@ impl Plugin {
                 policy.check(path)?;
                 let plugin = InProcessPlugin::load(path)?;
                 Ok(Plugin {
-                    info: plugin.info,
-                    runner: Runner::InProcess(plugin.module),
+                    info: plugin.info.clone(),
+                    runner: Runner::InProcess(plugin),
                 })
             }
             Some(isolation) => Plugin::start_isolated(path, policy, isolation)?.finish(),
@@ -141,24 +152,75 @@ impl Plugin {
         &self.info.name
     }
 
-    /// Calls the plugin; its answer is a JSON object or an error.
-    pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
-        let _span = tracing::info_span!("call", plugin = %self.info.name, %call).entered();
-        match &self.runner {
-            Runner::InProcess(module) => call_module(module, call),
-            Runner::Isolated(worker) => worker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .call(call),
+    /// The backend's settings schema: `None` for an API 1.0 plugin, which
+    /// takes no settings.
+    pub fn settings_schema(&self) -> Result<Option<JsonObject>, Error> {
+        if !self.info.has_settings {
+            return Ok(None);
+        }
+        self.call_with(Call::GetSettingsSchema, &JsonObject::new())
+            .map(Some)
+    }
+
+    /// What is wrong with `settings` for this backend, each at its path
+    /// below `prefix` (e.g. `backends[1].config`).
+    pub fn settings_violations(
+        &self,
+        settings: &JsonObject,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        self.schema_violations(settings, prefix)
+            .map_err(|error| Error::InPlugin {
+                path: self.info.path.clone(),
+                error: Box::new(error),
+            })
+    }
+
+    fn schema_violations(
+        &self,
+        settings: &JsonObject,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        match self.settings_schema()? {
+            Some(schema) => settings::violations(&schema, settings, prefix, self.name()),
+            None if settings.is_empty() => Ok(Vec::new()),
+            None => Ok(vec![Violation::new(
+                prefix,
+                format!(
+                    "{} was built for plugin API {} and takes no settings; remove its `config:`, \
+                     or install a build of the plugin for API 1.1 or later",
+                    self.name(),
+                    self.info.floe_api_version
+                ),
+            )]),
         }
     }
 
-    /// [`Call::GetOtlpExporterConfig`].
+    /// Calls the plugin with its default settings and checks that it
+    /// returned a JSON object.
+    pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
+        self.call_with(call, &JsonObject::new())
+    }
+
+    /// Calls the plugin with `settings`, which the caller has validated, and
+    /// checks that it returned a JSON object.
+    pub(crate) fn call_with(&self, call: Call, settings: &JsonObject) -> Result<JsonObject, Error> {
+        let _span = tracing::info_span!("call", plugin = %self.info.name, %call).entered();
+        match &self.runner {
+            Runner::InProcess(plugin) => plugin.call_with(call, settings),
+            Runner::Isolated(worker) => worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .call(call, settings),
+        }
+    }
+
+    /// [`Call::GetOtlpExporterConfig`], with default settings.
     pub fn otlp_exporter_config(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetOtlpExporterConfig)
     }
 
-    /// [`Call::GetHelmValuesOverride`].
+    /// [`Call::GetHelmValuesOverride`], with default settings.
     pub fn helm_values_override(&self) -> Result<JsonObject, Error> {
         self.call(Call::GetHelmValuesOverride)
     }
@@ -194,29 +256,63 @@ impl InProcessPlugin {
     pub(crate) fn load(path: &Path) -> Result<Self, Error> {
         let library = OpenLibrary::open(path)?;
         let api_version = library.api_version()?;
-        {
+        let api = {
             let _span = tracing::info_span!("version_check", plugin = %api_version).entered();
             let host = ApiVersion::current();
-            host.check(&api_version)?;
+            let api = host.check(&api_version)?;
             tracing::debug!(%host, "plugin API version accepted");
-        }
-        let module = library.root_module()?;
+            api
+        };
+        let module = library.root_module(api)?;
         let info = read_info(&module, &api_version, path)?;
         tracing::debug!(name = %info.name, version = %info.version, "loaded");
         Ok(InProcessPlugin { info, module })
     }
 
-    pub(crate) fn call(&self, call: Call) -> Result<JsonObject, Error> {
-        call_module(&self.module, call)
+    /// Calls the plugin with `settings`. An API 1.0 plugin is called without
+    /// them: it has no settings, so they are empty.
+    pub(crate) fn call_with(&self, call: Call, settings: &JsonObject) -> Result<JsonObject, Error> {
+        let text = serde_json::to_string(settings).expect("a JSON object serialises");
+        let settings = RStr::from_str(&text);
+        let module = &self.module;
+        match call {
+            Call::GetOtlpExporterConfig => match module.get_otlp_exporter_config_with() {
+                Some(function) => run(call, || function(settings)),
+                None => {
+                    let function = module.get_otlp_exporter_config();
+                    run(call, || function())
+                }
+            },
+            Call::GetHelmValuesOverride => match module.get_helm_values_override_with() {
+                Some(function) => run(call, || function(settings)),
+                None => {
+                    let function = module.get_helm_values_override();
+                    run(call, || function())
+                }
+            },
+            Call::GetEndpoints => match module.get_endpoints_with() {
+                Some(function) => run(call, || function(settings)),
+                // What a 1.1 plugin does by default: the exporters' endpoints.
+                None => {
+                    let config = self.call_with(Call::GetOtlpExporterConfig, &JsonObject::new())?;
+                    endpoints_of(&config).map(|endpoints| {
+                        let mut object = JsonObject::new();
+                        object.insert("endpoints".to_owned(), endpoints.into());
+                        object
+                    })
+                }
+            },
+            Call::GetSettingsSchema => match module.get_settings_schema() {
+                Some(function) => run(call, || function()),
+                None => Ok(JsonObject::new()),
+            },
+            Call::Load => unreachable!("loading is not a call into a loaded plugin"),
+        }
     }
 }
 
-fn call_module(module: &BackendModuleRef, call: Call) -> Result<JsonObject, Error> {
-    let function = match call {
-        Call::GetOtlpExporterConfig => module.get_otlp_exporter_config(),
-        Call::GetHelmValuesOverride => module.get_helm_values_override(),
-        Call::Load => unreachable!("loading is not a call into a loaded plugin"),
-    };
+/// Runs one call into the plugin and checks its output.
+fn run(call: Call, function: impl FnOnce() -> CallResult) -> Result<JsonObject, Error> {
     let text = match function() {
         RResult::ROk(text) => text,
         RResult::RErr(error) => {
@@ -238,6 +334,83 @@ fn call_module(module: &BackendModuleRef, call: Call) -> Result<JsonObject, Erro
             call,
             reason: format!("not JSON: {error}"),
         }),
+    }
+}
+
+/// The `host:port` of every exporter `endpoint` in a collector fragment.
+fn endpoints_of(config: &JsonObject) -> Result<Vec<String>, Error> {
+    let mut endpoints = Vec::new();
+    let exporters = config.get("exporters").and_then(|e| e.as_object());
+    for exporter in exporters.into_iter().flat_map(|e| e.values()) {
+        if let Some(endpoint) = exporter.get("endpoint").and_then(|e| e.as_str()) {
+            let address = endpoint_address(endpoint).ok_or_else(|| Error::InvalidOutput {
+                call: Call::GetOtlpExporterConfig,
+                reason: format!("cannot tell host and port of endpoint {endpoint:?}"),
+            })?;
+            if !endpoints.contains(&address) {
+                endpoints.push(address);
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+/// The error itself, for a report that names the plugin's file anyway.
+fn unwrap_in_plugin(error: Error) -> Error {
+    match error {
+        Error::InPlugin { error, .. } => *error,
+        other => other,
+    }
+}
+
+/// `N` of a path that starts `backends[N]`.
+fn entry_index(path: &str) -> Option<usize> {
+    let rest = path.strip_prefix("backends[")?;
+    rest[..rest.find(']')?].parse().ok()
+}
+
+/// A plugin with settings that passed its schema: the only way to call a
+/// plugin with settings from a configuration.
+#[derive(Debug)]
+pub struct Configured<'a> {
+    plugin: &'a Plugin,
+    settings: JsonObject,
+}
+
+impl<'a> Configured<'a> {
+    /// The plugin.
+    pub fn plugin(&self) -> &'a Plugin {
+        self.plugin
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &JsonObject {
+        &self.settings
+    }
+
+    /// Calls the plugin with the settings.
+    pub fn call(&self, call: Call) -> Result<JsonObject, Error> {
+        self.plugin.call_with(call, &self.settings)
+    }
+
+    /// The `host:port` addresses the collector will connect to.
+    pub fn endpoints(&self) -> Result<Vec<String>, Error> {
+        let output = self.call(Call::GetEndpoints)?;
+        let invalid = |reason: &str| Error::InvalidOutput {
+            call: Call::GetEndpoints,
+            reason: reason.to_owned(),
+        };
+        let list = output
+            .get("endpoints")
+            .and_then(|e| e.as_array())
+            .ok_or_else(|| invalid("expected {\"endpoints\": [\"host:port\", ...]}"))?;
+        list.iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid("an endpoint is not a string"))
+            })
+            .collect()
     }
 }
 
@@ -295,6 +468,10 @@ fn read_info(
         floe_api_version: api_version.to_owned(),
         description: description.to_owned(),
         self_hosted: module.self_hosted(),
+        signals: module
+            .signals()
+            .map(|signals: Signals| signals.names().into_iter().map(str::to_owned).collect()),
+        has_settings: module.get_settings_schema().is_some(),
         path: path.to_owned(),
     })
 }
@@ -392,13 +569,93 @@ impl Catalog {
             })
     }
 
-    /// Calls both functions of every plugin; each failure is a problem. A
-    /// plugin whose process died is not called again.
-    pub fn check_calls(&self) -> Vec<Problem> {
+    /// Checks every entry of `config` against the installed backends and
+    /// their schemas, and reports every violation at once. Nothing but the
+    /// schemas is asked of any plugin.
+    pub fn validate(&self, config: &Config) -> Result<(), Error> {
+        self.validate_with(config, Vec::new())
+    }
+
+    fn validate_with(&self, config: &Config, mut violations: Vec<Violation>) -> Result<(), Error> {
+        violations.extend(config.violations().iter().cloned());
+        for entry in config.backends() {
+            violations.extend(self.entry_violations(entry)?);
+        }
+        // In file order: the file's own keys, then entry by entry.
+        violations.sort_by_key(|violation| entry_index(&violation.path));
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidConfig {
+                source_name: config.source_name(),
+                violations,
+            })
+        }
+    }
+
+    /// Validates `config` (see [`Catalog::validate`]), then returns backend
+    /// `name` with its settings from `config`, or its defaults when `config`
+    /// does not list it.
+    pub fn configure(&self, config: &Config, name: &str) -> Result<Configured<'_>, Error> {
+        let plugin = self.get(name)?;
+        let (settings, defaults_violations) = match config.entry(name) {
+            Some(entry) => (entry.settings.clone(), Vec::new()),
+            None => {
+                let prefix = format!("(defaults of {name})");
+                let found = plugin.settings_violations(&JsonObject::new(), &prefix)?;
+                (JsonObject::new(), found)
+            }
+        };
+        self.validate_with(config, defaults_violations)?;
+        Ok(Configured { plugin, settings })
+    }
+
+    fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {
+        match self.get(&entry.backend) {
+            Ok(plugin) => {
+                plugin.settings_violations(&entry.settings, &format!("{}.config", entry.path))
+            }
+            Err(error) => Ok(vec![Violation::new(
+                format!("{}.backend", entry.path),
+                error.to_string(),
+            )]),
+        }
+    }
+
+    /// Calls both functions of every plugin, with its settings from `config`
+    /// (after checking them) or its defaults; each failure is a problem.
+    /// A plugin whose process died is not called again.
+    pub fn check_calls(&self, config: &Config) -> Vec<Problem> {
         let mut problems = Vec::new();
         for plugin in &self.plugins {
+            let prefix = match config.entry(plugin.name()) {
+                Some(entry) => format!("{}.config", entry.path),
+                None => format!("(defaults of {})", plugin.name()),
+            };
+            let settings = config
+                .entry(plugin.name())
+                .map(|entry| entry.settings.clone())
+                .unwrap_or_default();
+            match plugin.settings_violations(&settings, &prefix) {
+                Ok(violations) if violations.is_empty() => {}
+                Ok(violations) => {
+                    problems.push(Problem::new(
+                        &plugin.info.path,
+                        Error::InvalidConfig {
+                            source_name: config.source_name(),
+                            violations,
+                        },
+                    ));
+                    continue;
+                }
+                Err(error) => {
+                    problems.push(Problem::new(&plugin.info.path, unwrap_in_plugin(error)));
+                    continue;
+                }
+            }
             for call in [Call::GetOtlpExporterConfig, Call::GetHelmValuesOverride] {
-                if let Err(error) = plugin.call(call) {
+                if let Err(error) = plugin.call_with(call, &settings) {
+                    // A plugin whose process died is not called again.
                     let fatal = matches!(
                         error.kind(),
                         ErrorKind::PluginCrashed | ErrorKind::TimedOut | ErrorKind::Protocol

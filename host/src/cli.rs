@@ -21,8 +21,17 @@ loads them into floe-telemetry itself unless --isolate (or FLOE_TELEMETRY_ISOLAT
 --in-process makes calls in floe-telemetry too, except for `check`. Plugin files
 must be regular files, not writable by group or others, owned by you or root.
 
+Configuration: -c FILE or $FLOE_TELEMETRY_CONFIG, a YAML or JSON file:
+  backends:
+    - backend: datadog
+      config: {site: datadoghq.eu, api_key_env: DD_API_KEY}
+Without one, the default backend (jaeger) with its defaults. Settings are
+checked against each backend's schema (`schema NAME`) before any call.
+
 Exit status: 0 success; 1 a plugin failed (or `check` found a problem);
-2 usage error or unknown backend name.
+2 usage error, unknown backend name, or invalid configuration.
+check-connection: 0 reachable; 3 DNS failure; 4 connection refused;
+5 timed out; 6 other network error (and 1, 2 as above).
 
 Logging goes to stderr: -v, -vv, -vvv, or RUST_LOG (e.g. RUST_LOG=floe_host=debug).";
 
@@ -39,6 +48,16 @@ pub struct Cli {
 
     #[command(flatten)]
     pub load: LoadArgs,
+
+    /// The configuration file (YAML or JSON): backends and their settings.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        env = "FLOE_TELEMETRY_CONFIG",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
 
     /// More logging on stderr (repeat for more); RUST_LOG overrides it.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -78,38 +97,16 @@ pub struct LoadArgs {
     #[arg(long, global = true)]
     pub in_process: bool,
 
-    /// Time limit for loading a plugin or one call, with --isolate: `10s`, `500ms`, `2m`.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Time limit: for loading a plugin or one call in its own process
+    /// (default 10s), and for each connection of check-connection (default 5s).
+    /// Seconds, or e.g. 500ms, 5s, 2m.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = floe_host::connection::parse_timeout)]
+    pub timeout: Option<Duration>,
 
     /// Load plugin files that others could have changed: writable by group or
     /// others, owned by another user, or linked from outside the plugin directories.
     #[arg(long, global = true)]
     pub allow_insecure_permissions: bool,
-}
-
-/// `10`, `10s`, `500ms`, `2m`: a time limit.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms or 2m"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
-    };
-    if !(seconds > 0.0 && seconds <= 86_400.0) {
-        return Err(format!(
-            "{text:?} is out of range: more than 0 and at most a day"
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,15 +127,37 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
     },
-    /// Load one plugin and answer calls on stdin; how --isolate runs plugins.
+    /// Print the JSON Schema of a backend's settings.
+    Schema {
+        /// The backend's name, as shown by `list`.
+        name: String,
+
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = SchemaFormat::Json)]
+        output: SchemaFormat,
+    },
+    /// Open a TCP connection to each address the backend sends to (exit 0
+    /// reachable, 3 DNS failure, 4 refused, 5 timed out, 6 other error).
+    CheckConnection {
+        /// The backend's name, as shown by `list`; without it, every backend
+        /// the configuration selects (jaeger without a configuration file).
+        name: Option<String>,
+
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
+        output: CheckFormat,
+    },
+    /// Load one plugin and answer calls on stdin; how plugins run in a
+    /// process of their own.
     #[command(name = floe_host::isolation::WORKER_SUBCOMMAND, hide = true)]
     PluginWorker { path: PathBuf },
 }
 
 #[derive(Debug, Args)]
 pub struct DocumentArgs {
-    /// The backend's name, as shown by `list`.
-    pub name: String,
+    /// The backend's name, as shown by `list`; without it, the one backend
+    /// the configuration selects (jaeger without a configuration file).
+    pub name: Option<String>,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]
@@ -159,6 +178,12 @@ pub enum CheckFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DocumentFormat {
     Yaml,
     Json,
@@ -172,18 +197,6 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "s", "0", "-1s", "10h", "1e9", "NaN", "ten"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]
@@ -210,5 +223,32 @@ mod tests {
                 output: ListFormat::Json
             }
         ));
+    }
+
+    #[test]
+    fn config_and_timeout() {
+        let cli = Cli::try_parse_from([
+            "floe-telemetry",
+            "check-connection",
+            "jaeger",
+            "-c",
+            "/etc/floe.yaml",
+            "--timeout",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("/etc/floe.yaml")));
+        assert_eq!(cli.load.timeout, Some(Duration::from_millis(250)));
+        assert!(matches!(cli.command, Command::CheckConnection { .. }));
+        assert!(
+            Cli::try_parse_from([
+                "floe-telemetry",
+                "check-connection",
+                "x",
+                "--timeout",
+                "soon"
+            ])
+            .is_err()
+        );
     }
 }

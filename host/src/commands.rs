@@ -1,15 +1,32 @@
 //! What each subcommand does.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use floe_host::connection::{self, Outcome};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
-use floe_host::{Call, Catalog, Isolation, LoadOptions, PLUGIN_PATH_ENV, SearchPath, isolation};
+use floe_host::{
+    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, LoadOptions, PLUGIN_PATH_ENV,
+    SearchPath, isolation,
+};
+use serde::Serialize;
 
-use crate::cli::{CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat};
+use crate::cli::{
+    CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, SchemaFormat,
+};
 
 /// Exit status for a usage error, as clap uses for its own.
 const USAGE: u8 = 2;
+
+/// How long a plugin may take to load, or to answer one call, in a process
+/// of its own, unless --timeout says otherwise.
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long check-connection waits for each connection, unless --timeout
+/// says otherwise.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::PluginWorker { path } = &cli.command {
@@ -20,12 +37,16 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
     // isolate unless told otherwise; `check` exists to survive broken plugins.
     let isolate = match cli.command {
         Command::Check { .. } => true,
-        Command::ExporterConfig(_) | Command::HelmValues(_) => !cli.load.in_process,
+        Command::ExporterConfig(_)
+        | Command::HelmValues(_)
+        | Command::Schema { .. }
+        | Command::CheckConnection { .. } => !cli.load.in_process,
         Command::List { .. } | Command::PluginWorker { .. } => cli.load.isolate,
     };
     let options = LoadOptions {
         isolation: if isolate {
-            Some(Isolation::through_current_exe(cli.load.timeout)?)
+            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+            Some(Isolation::through_current_exe(timeout)?)
         } else {
             None
         },
@@ -38,12 +59,57 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         !cli.search.no_default_plugin_dirs,
     );
     let catalog = Catalog::load(&search_path, &options);
+    let config = cli.config.as_deref();
     match cli.command {
         Command::List { output } => list(&search_path, &catalog, output, cli.verbose > 0),
-        Command::ExporterConfig(args) => document(&catalog, &args, Call::GetOtlpExporterConfig),
-        Command::HelmValues(args) => document(&catalog, &args, Call::GetHelmValuesOverride),
-        Command::Check { output } => check(&search_path, &catalog, output),
+        Command::ExporterConfig(args) => {
+            document(&catalog, config, &args, Call::GetOtlpExporterConfig)
+        }
+        Command::HelmValues(args) => document(&catalog, config, &args, Call::GetHelmValuesOverride),
+        Command::Check { output } => check(&search_path, &catalog, config, output),
+        Command::Schema { name, output } => schema(&catalog, &name, output),
+        Command::CheckConnection { name, output } => {
+            let timeout = cli.load.timeout.unwrap_or(CONNECTION_TIMEOUT);
+            check_connection(&catalog, config, name.as_deref(), timeout, output)
+        }
         Command::PluginWorker { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The configuration file named by `-c` or the environment, or the default
+/// configuration when there is none.
+fn load_config(file: Option<&Path>) -> Result<Config, Error> {
+    match file {
+        Some(file) => Config::load(file),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The backends a command is about: `name`, or those `config` selects.
+fn selected(name: Option<&str>, config: &Config) -> Vec<String> {
+    match name {
+        Some(name) => vec![name.to_owned()],
+        None => config.selected().into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// Prints `error` (one `error:` line per line of it) and returns its exit
+/// status: 2 for what the user got wrong on the command line or in the
+/// configuration, 1 for a plugin's failure.
+fn fail(error: &Error) -> ExitCode {
+    for line in error.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    match error.kind() {
+        ErrorKind::InvalidConfig => {
+            eprintln!(
+                "note: no plugin was called; `floe-telemetry schema NAME` shows the settings a \
+                 backend takes"
+            );
+            ExitCode::from(USAGE)
+        }
+        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable => ExitCode::from(USAGE),
+        _ => ExitCode::FAILURE,
     }
 }
 
@@ -76,19 +142,37 @@ fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-fn document(catalog: &Catalog, args: &DocumentArgs, call: Call) -> io::Result<ExitCode> {
+fn document(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    args: &DocumentArgs,
+    call: Call,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
     // Other plugins' problems do not stop this one, but the user should know.
     for problem in catalog.problems() {
         eprintln!("warning: {problem}");
     }
-    let plugin = match catalog.get(&args.name) {
-        Ok(plugin) => plugin,
-        Err(error) => {
-            eprintln!("error: {error}");
+    let name = match selected(args.name.as_deref(), &config).as_slice() {
+        [name] => name.clone(),
+        names => {
+            eprintln!(
+                "error: {}: selects {} backends ({}); name the one to print",
+                config.source_name(),
+                names.len(),
+                names.join(", ")
+            );
             return Ok(ExitCode::from(USAGE));
         }
     };
-    match plugin.call(call) {
+    let configured = match catalog.configure(&config, &name) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(fail(&error)),
+    };
+    match configured.call(call) {
         Ok(object) => {
             let format = match args.output {
                 DocumentFormat::Yaml => Format::Yaml,
@@ -98,14 +182,142 @@ fn document(catalog: &Catalog, args: &DocumentArgs, call: Call) -> io::Result<Ex
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("error: {}: {error}", plugin.info().path.display());
+            let path = configured.plugin().info().path.display();
+            eprintln!("error: {path}: {error}");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-fn check(search_path: &SearchPath, catalog: &Catalog, output: CheckFormat) -> io::Result<ExitCode> {
-    let call_problems = catalog.check_calls();
+fn schema(catalog: &Catalog, name: &str, output: SchemaFormat) -> io::Result<ExitCode> {
+    let plugin = match catalog.get(name) {
+        Ok(plugin) => plugin,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let schema = match plugin.settings_schema() {
+        Ok(Some(schema)) => schema,
+        // An API 1.0 plugin takes no settings: exactly what this accepts.
+        Ok(None) => serde_json::from_str::<JsonObject>(
+            r#"{"type": "object", "properties": {}, "additionalProperties": false}"#,
+        )
+        .expect("a literal JSON object"),
+        Err(error) => {
+            eprintln!("error: {}: {error}", plugin.info().path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let format = match output {
+        SchemaFormat::Json => Format::Json,
+        SchemaFormat::Yaml => Format::Yaml,
+    };
+    print(&mut io::stdout().lock(), &schema, format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ConnectionReport {
+    timeout_ms: u128,
+    endpoints: Vec<EndpointReport>,
+}
+
+#[derive(Serialize)]
+struct EndpointReport {
+    backend: String,
+    endpoint: String,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+fn check_connection(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    name: Option<&str>,
+    timeout: Duration,
+    output: CheckFormat,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    // Every backend's settings are checked before any address is tried.
+    let mut targets = Vec::new();
+    for name in selected(name, &config) {
+        let configured = match catalog.configure(&config, &name) {
+            Ok(configured) => configured,
+            Err(error) => return Ok(fail(&error)),
+        };
+        let path = configured.plugin().info().path.display();
+        match configured.endpoints() {
+            Ok(endpoints) if endpoints.is_empty() => {
+                eprintln!(
+                    "error: {path}: {name} names no endpoint to check; report this to the \
+                     plugin's author"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.clone(), e))),
+            Err(error) => {
+                eprintln!("error: {path}: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    let report = ConnectionReport {
+        timeout_ms: timeout.as_millis(),
+        endpoints: targets
+            .into_iter()
+            .map(|(backend, endpoint)| EndpointReport {
+                outcome: connection::check(&endpoint, timeout),
+                backend,
+                endpoint,
+            })
+            .collect(),
+    };
+    let mut stdout = io::stdout().lock();
+    match output {
+        CheckFormat::Json => print(&mut stdout, &report, Format::Json)?,
+        CheckFormat::Table => {
+            for entry in &report.endpoints {
+                let status = if entry.outcome.is_reachable() {
+                    "ok"
+                } else {
+                    "FAIL"
+                };
+                writeln!(
+                    stdout,
+                    "{status:<4}  {}  {}: {}",
+                    entry.backend, entry.endpoint, entry.outcome
+                )?;
+            }
+        }
+    }
+    // The first failure decides the status, so a script can tell why.
+    let code = report
+        .endpoints
+        .iter()
+        .map(|entry| entry.outcome.exit_code())
+        .find(|code| *code != 0)
+        .unwrap_or(0);
+    Ok(ExitCode::from(code))
+}
+
+fn check(
+    search_path: &SearchPath,
+    catalog: &Catalog,
+    config: Option<&Path>,
+    output: CheckFormat,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    // Settings are checked before any plugin is called, as for the other
+    // commands; an invalid configuration is a usage error, not a problem of
+    // the plugins.
+    if let Err(error) = catalog.validate(&config) {
+        return Ok(fail(&error));
+    }
+    let call_problems = catalog.check_calls(&config);
     let report = ListReport::new(search_path, catalog, &call_problems);
     let mut stdout = io::stdout().lock();
     match output {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::Call;
+use crate::config::Violation;
 
 /// Everything that can go wrong while finding, loading or calling plugins.
 #[derive(Debug, Error)]
@@ -225,6 +226,45 @@ pub enum Error {
         first: PathBuf,
     },
 
+    /// The configuration file cannot be read or parsed.
+    #[error("{}: {reason}", file.display())]
+    ConfigUnreadable {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// The configuration, or a backend's settings in it, break the rules:
+    /// one line per violation, each naming the file and the path.
+    #[error("{}", violation_lines(source_name, violations))]
+    InvalidConfig {
+        /// The file, or a description of where the settings came from.
+        source_name: String,
+        /// Every violation found.
+        violations: Vec<Violation>,
+    },
+
+    /// A plugin published a settings schema that is not a valid JSON Schema.
+    #[error(
+        "its settings schema is not a valid JSON Schema ({reason}); report this to the \
+         plugin's author"
+    )]
+    InvalidSchema {
+        /// What the validator said.
+        reason: String,
+    },
+
+    /// An error of the plugin at `path`, met while serving another request
+    /// (checking a configuration, say).
+    #[error("{}: {error}", path.display())]
+    InPlugin {
+        /// The plugin's file.
+        path: PathBuf,
+        /// What went wrong in it.
+        error: Box<Error>,
+    },
+
     /// No plugin has the requested name.
     #[error(
         "no backend named {name:?}; installed backends: {}",
@@ -241,21 +281,29 @@ pub enum Error {
 fn incompatible_message(plugin: ApiVersion, host: ApiVersion) -> String {
     if plugin.major == host.major {
         format!(
-            "built for plugin API {plugin}, newer than this host's API {host}; upgrade \
+            "built for plugin API {plugin}, newer than this host's plugin API {host}; upgrade \
              floe-telemetry, or install a build of the plugin for API {host}"
         )
     } else {
         let accepted = if host.minor == 0 {
-            format!("only plugins built for API {host}")
+            format!("only plugins built for {host}")
         } else {
-            format!("plugins built for API {}.0 through {host}", host.major)
+            format!("plugins built for {}.0 through {host}", host.major)
         };
         format!(
-            "built for plugin API {plugin}, but this host accepts {accepted}; install a \
-             build of the plugin for API {}.x",
+            "built for plugin API {plugin}, but this host implements plugin API {host} and \
+             accepts {accepted}; install a build of the plugin for API {}.x",
             host.major
         )
     }
+}
+
+fn violation_lines(source_name: &str, violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{source_name}: {violation}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn known_names(known: &[String]) -> String {
@@ -320,6 +368,12 @@ pub enum ErrorKind {
     DuplicateName,
     /// [`Error::UnknownBackend`]
     UnknownBackend,
+    /// [`Error::ConfigUnreadable`]
+    ConfigUnreadable,
+    /// [`Error::InvalidConfig`]
+    InvalidConfig,
+    /// [`Error::InvalidSchema`]
+    InvalidSchema,
 }
 
 impl Error {
@@ -349,6 +403,10 @@ impl Error {
             Error::CallPanicked { .. } => ErrorKind::CallPanicked,
             Error::DuplicateName { .. } => ErrorKind::DuplicateName,
             Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
+            Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
+            Error::InPlugin { error, .. } => error.kind(),
         }
     }
 }
@@ -398,5 +456,41 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_in_a_plugin_names_its_file_and_keeps_its_kind() {
+        let error = Error::InPlugin {
+            path: PathBuf::from("/opt/floe/plugins/libacme.so"),
+            error: Box::new(Error::InvalidSchema {
+                reason: "bad type".to_owned(),
+            }),
+        };
+        assert_eq!(error.kind(), ErrorKind::InvalidSchema);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("/opt/floe/plugins/libacme.so: its settings schema is not a valid"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn config_violations_are_one_line_each_with_the_file() {
+        let error = Error::InvalidConfig {
+            source_name: "/etc/floe.yaml".to_owned(),
+            violations: vec![
+                Violation::new("backends[0].config.site", "bad"),
+                Violation::new("backends[1].backend", "unknown"),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "/etc/floe.yaml: backends[0].config.site: bad\n/etc/floe.yaml: backends[1].backend: unknown"
+        );
     }
 }

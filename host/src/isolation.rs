@@ -62,10 +62,13 @@ pub(crate) enum Message {
     Error { kind: ErrorKind, message: String },
 }
 
-/// A message to the plugin process.
+/// A message to the plugin process: a call, and the settings (already
+/// validated by the host) to make it with.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Request {
     pub(crate) call: Call,
+    #[serde(default)]
+    pub(crate) settings: JsonObject,
 }
 
 /// Reads one message; the bytes come from a process running plugin code, so
@@ -137,8 +140,12 @@ impl Worker {
     }
 
     /// Makes one call in the plugin process.
-    pub(crate) fn call(&mut self, call: Call) -> Result<JsonObject, Error> {
-        let mut request = serde_json::to_vec(&Request { call }).expect("requests serialize");
+    pub(crate) fn call(&mut self, call: Call, settings: &JsonObject) -> Result<JsonObject, Error> {
+        let request = Request {
+            call,
+            settings: settings.clone(),
+        };
+        let mut request = serde_json::to_vec(&request).expect("requests serialize");
         request.push(b'\n');
         if self
             .stdin
@@ -279,7 +286,7 @@ pub fn serve(path: &Path) -> io::Result<()> {
     send(&Message::Loaded(plugin.info.clone()))?;
     for line in io::stdin().lock().lines() {
         let request: Request = serde_json::from_str(&line?).map_err(io::Error::other)?;
-        let reply = match plugin.call(request.call) {
+        let reply = match plugin.call_with(request.call, &request.settings) {
             Ok(object) => Message::Value(object),
             Err(failure) => error(failure),
         };

@@ -27,6 +27,8 @@
 #![deny(missing_docs)]
 
 mod catalog;
+pub mod config;
+pub mod connection;
 mod elf;
 mod error;
 mod file_check;
@@ -34,8 +36,10 @@ pub mod isolation;
 mod loader;
 pub mod report;
 mod search_path;
+mod settings;
 
-pub use catalog::{Call, Catalog, LoadOptions, Plugin, PluginInfo};
+pub use catalog::{Call, Catalog, Configured, LoadOptions, Plugin, PluginInfo};
+pub use config::{CONFIG_ENV, Config, Violation};
 pub use error::{Error, ErrorKind, Problem};
 pub use floe_plugin_api::{ApiVersion, FLOE_API_VERSION, JsonObject};
 pub use isolation::Isolation;

@@ -21,7 +21,8 @@ use std::mem::ManuallyDrop;
 use std::path::Path;
 
 use abi_stable::library::{AbiHeaderRef, LibraryError, ROOT_MODULE_LOADER_NAME_WITH_NUL};
-use floe_plugin_api::abi::{API_VERSION_SYMBOL, ApiVersionTag, BackendModuleRef};
+use floe_plugin_api::ApiVersion;
+use floe_plugin_api::abi::{API_VERSION_SYMBOL, ApiVersionTag, BackendModuleRef, v1_0};
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 
 use crate::Error;
@@ -79,9 +80,10 @@ impl OpenLibrary {
     }
 
     /// The plugin's root module, once abi_stable has checked that its layout
-    /// is the one this host was built with. Call only after the API version
-    /// check: this runs code in the plugin.
-    pub(crate) fn root_module(&self) -> Result<BackendModuleRef, Error> {
+    /// is the one of `api` (the version the plugin declares, already accepted
+    /// by the host). Call only after the API version check: this runs code in
+    /// the plugin.
+    pub(crate) fn root_module(&self, api: ApiVersion) -> Result<BackendModuleRef, Error> {
         // SAFETY: abi_stable's header symbol is a static whose address is an
         // `AbiHeaderRef`; abi_stable itself reads it this way. `upgrade`
         // checks the header's magic and abi_stable version before trusting the
@@ -95,9 +97,23 @@ impl OpenLibrary {
         })?;
         let header = *header;
         let lib_header = header.upgrade().map_err(abi_error)?;
+        if api.minor > 0 {
+            return lib_header
+                .check_layout::<BackendModuleRef>()
+                .map_err(abi_error);
+        }
+        // A 1.0 plugin has fewer fields than this host's root module, which
+        // abi_stable's check refuses; check it against the 1.0 layout instead.
         lib_header
-            .check_layout::<BackendModuleRef>()
-            .map_err(abi_error)
+            .ensure_layout::<v1_0::BackendModuleRef>()
+            .map_err(abi_error)?;
+        // SAFETY: the layout was just checked to be API 1.0's, which is the
+        // prefix of `BackendModuleRef` field for field (the ABI only ever
+        // appends). The fields appended since are read only through accessors
+        // that return `None` unless the plugin's own prefix metadata, which
+        // travels with the pointer, marks them present; a 1.0 plugin's does not.
+        unsafe { lib_header.unchecked_layout::<BackendModuleRef>() }
+            .map_err(|error| abi_error(error.into_library_error::<BackendModuleRef>()))
     }
 }
 

@@ -87,10 +87,18 @@ impl<'a> ListReport<'a> {
                 info.version.to_string(),
                 info.floe_api_version.clone(),
                 if info.self_hosted { "yes" } else { "no" }.to_owned(),
+                match &info.signals {
+                    Some(signals) if !signals.is_empty() => signals.join(","),
+                    // An API 1.0 plugin does not say.
+                    _ => "-".to_owned(),
+                },
                 info.path.display().to_string(),
             ]
         });
-        table(&["NAME", "VERSION", "API", "SELF-HOSTED", "PATH"], rows)
+        table(
+            &["NAME", "VERSION", "API", "SELF-HOSTED", "SIGNALS", "PATH"],
+            rows,
+        )
     }
 
     /// The search path, one directory a line, with its source.

@@ -20,6 +20,26 @@
 //! may append fields after the last one; it may never reorder, retype or remove
 //! one. A host then reads an appended field as absent from plugins built
 //! against an older minor version.
+//!
+//! - API 1.0: metadata, `get_otlp_exporter_config`, `get_helm_values_override`.
+//! - API 1.1 appends `signals`, `get_settings_schema` and the three calls that
+//!   take settings (`*_with`). Their accessors return `Option`: `None` from a
+//!   1.0 plugin, which the host treats as a backend without settings.
+//!
+//! abi_stable's layout check accepts a library whose prefix type has *more*
+//! fields than the loader expects, not fewer: it lets an old host load a new
+//! plugin, not the other way round. So a host checks a plugin that declares
+//! API 1.0 against [`v1_0::BackendModule`], the 1.0 layout kept here
+//! unchanged, and then reads it through [`BackendModuleRef`], whose appended
+//! fields it then sees as absent (their accessors consult the plugin's own
+//! record of which fields it has).
+//!
+//! # Settings
+//!
+//! A 1.1 plugin publishes a JSON Schema for its settings
+//! (`get_settings_schema`). The host validates the user's settings against it
+//! *before* it makes any call that takes them, and passes them as the text of
+//! a JSON object; `{}` means "all defaults".
 
 use abi_stable::{
     StableAbi, declare_root_module_statics,
@@ -121,7 +141,66 @@ pub type CallResult = RResult<RString, CallError>;
 /// (The root module spells the type out: abi_stable reads it syntactically.)
 pub type CallFn = extern "C" fn() -> CallResult;
 
-/// The root module every backend plugin exports (API version 1.0).
+/// The telemetry signals a backend accepts, as a bit set.
+///
+/// Unknown bits (from a newer plugin) are kept but never named.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Signals(pub u8);
+
+impl Signals {
+    /// No signal.
+    pub const NONE: Self = Self(0);
+    /// Traces (spans).
+    pub const TRACES: Self = Self(1);
+    /// Metrics.
+    pub const METRICS: Self = Self(2);
+    /// Logs.
+    pub const LOGS: Self = Self(4);
+    /// Traces, metrics and logs.
+    pub const ALL: Self = Self(1 | 2 | 4);
+
+    /// The named signals, in this order, with their names.
+    pub const NAMED: [(Self, &'static str); 3] = [
+        (Self::TRACES, "traces"),
+        (Self::METRICS, "metrics"),
+        (Self::LOGS, "logs"),
+    ];
+
+    /// Both sets together.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every signal of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names of the known signals in the set, e.g. `["traces", "logs"]`.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMED
+            .iter()
+            .filter(|(signal, _)| self.contains(*signal))
+            .map(|(_, name)| *name)
+            .collect()
+    }
+
+    /// The signal called `name` (`traces`, `metrics` or `logs`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMED
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(signal, _)| *signal)
+    }
+}
+
+/// A plugin call that takes the validated settings, as the text of a JSON
+/// object. (The root module spells the type out: abi_stable reads it
+/// syntactically.)
+pub type CallWithFn = extern "C" fn(settings: RStr<'_>) -> CallResult;
+
+/// The root module every backend plugin exports (API versions 1.0 and 1.1).
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = BackendModuleRef)))]
@@ -143,6 +222,24 @@ pub struct BackendModule {
     /// Returns Helm values that deploy the backend's own services.
     #[sabi(last_prefix_field)]
     pub get_helm_values_override: extern "C" fn() -> CallResult,
+
+    // ---- API 1.1: everything below is absent from 1.0 plugins. ----
+    /// The signals the backend accepts.
+    #[sabi(missing_field(option))]
+    pub signals: Signals,
+    /// Returns the JSON Schema of the backend's settings (a JSON object).
+    #[sabi(missing_field(option))]
+    pub get_settings_schema: extern "C" fn() -> CallResult,
+    /// Like `get_otlp_exporter_config`, for the given settings.
+    #[sabi(missing_field(option))]
+    pub get_otlp_exporter_config_with: extern "C" fn(settings: RStr<'_>) -> CallResult,
+    /// Like `get_helm_values_override`, for the given settings.
+    #[sabi(missing_field(option))]
+    pub get_helm_values_override_with: extern "C" fn(settings: RStr<'_>) -> CallResult,
+    /// Returns `{"endpoints": ["host:port", ...]}`: where the collector will
+    /// connect with these settings, for the host's connection check.
+    #[sabi(missing_field(option))]
+    pub get_endpoints_with: extern "C" fn(settings: RStr<'_>) -> CallResult,
 }
 
 impl RootModule for BackendModuleRef {
@@ -153,6 +250,43 @@ impl RootModule for BackendModuleRef {
     // The host applies floe's own version rule to FLOE_API_VERSION instead of
     // abi_stable's; this only has to parse.
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+}
+
+/// The root module as API 1.0 laid it out, for checking 1.0 plugins only.
+pub mod v1_0 {
+    use super::*;
+
+    /// [`super::BackendModule`] up to its `#[sabi(last_prefix_field)]`,
+    /// field for field; the type name is part of the layout abi_stable checks.
+    #[repr(C)]
+    #[derive(StableAbi)]
+    #[sabi(kind(Prefix(prefix_ref = BackendModuleRef)))]
+    #[sabi(missing_field(panic))]
+    pub struct BackendModule {
+        /// As in API 1.1.
+        pub floe_api_version: RStr<'static>,
+        /// As in API 1.1.
+        pub name: RStr<'static>,
+        /// As in API 1.1.
+        pub version: RStr<'static>,
+        /// As in API 1.1.
+        pub description: RStr<'static>,
+        /// As in API 1.1.
+        pub self_hosted: bool,
+        /// As in API 1.1.
+        pub get_otlp_exporter_config: extern "C" fn() -> CallResult,
+        /// As in API 1.1.
+        #[sabi(last_prefix_field)]
+        pub get_helm_values_override: extern "C" fn() -> CallResult,
+    }
+
+    impl RootModule for BackendModuleRef {
+        declare_root_module_statics! {BackendModuleRef}
+
+        const BASE_NAME: &'static str = "floe_telemetry_backend";
+        const NAME: &'static str = "floe telemetry backend";
+        const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+    }
 }
 
 #[cfg(test)]

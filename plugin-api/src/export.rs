@@ -5,8 +5,11 @@
 /// Invoke it once, at the root of the plugin crate, with the backend type.
 /// It records [`FLOE_API_VERSION`](crate::FLOE_API_VERSION) and the crate's own
 /// `version` from `Cargo.toml`, and exports the two symbols the host looks for.
-/// Every call into the backend is wrapped so that a panic becomes an error
-/// value instead of unwinding across the boundary.
+/// Every call into the backend (its settings schema, [`configure`], and the
+/// outputs built from the configured backend) is wrapped so that a panic
+/// becomes an error value instead of unwinding across the boundary.
+///
+/// [`configure`]: crate::TelemetryBackend::configure
 ///
 /// ```ignore
 /// floe_plugin_api::export_backend!(MyBackend);
@@ -22,28 +25,8 @@ macro_rules! export_backend {
             static API_VERSION_TAG: private::ApiVersionTag =
                 private::ApiVersionTag::new($crate::FLOE_API_VERSION);
 
-            extern "C" fn get_otlp_exporter_config() -> private::CallResult {
-                private::call(|| {
-                    <$backend as $crate::TelemetryBackend>::otlp_exporter_config(
-                        &<$backend as ::core::default::Default>::default(),
-                    )
-                })
-            }
-
-            extern "C" fn get_helm_values_override() -> private::CallResult {
-                private::call(|| {
-                    <$backend as $crate::TelemetryBackend>::helm_values_override(
-                        &<$backend as ::core::default::Default>::default(),
-                    )
-                })
-            }
-
             fn root_module() -> private::BackendModuleRef {
-                private::module::<$backend>(
-                    env!("CARGO_PKG_VERSION"),
-                    get_otlp_exporter_config,
-                    get_helm_values_override,
-                )
+                private::module::<$backend>(env!("CARGO_PKG_VERSION"))
             }
 
             extern "C" fn load_root_module() -> private::RootModuleResult {
@@ -73,9 +56,12 @@ pub mod __private {
     pub use abi_stable::library::{
         __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
-    use abi_stable::{prefix_type::PrefixTypeTrait, std_types::RResult};
+    use abi_stable::{
+        prefix_type::PrefixTypeTrait,
+        std_types::{RResult, RStr},
+    };
 
-    use crate::abi::{BackendModule, CallError, CallErrorKind, CallFn};
+    use crate::abi::{BackendModule, CallError, CallErrorKind};
     use crate::{FLOE_API_VERSION, JsonObject, PluginError, TelemetryBackend};
 
     // The name abi_stable gives its root-module header; spelled out in the
@@ -101,21 +87,64 @@ pub mod __private {
     }
 
     /// Builds the root module of backend `B`. Called once, by abi_stable.
-    pub fn module<B: TelemetryBackend>(
-        version: &'static str,
-        get_otlp_exporter_config: CallFn,
-        get_helm_values_override: CallFn,
-    ) -> BackendModuleRef {
+    pub fn module<B: TelemetryBackend>(version: &'static str) -> BackendModuleRef {
         BackendModule {
             floe_api_version: FLOE_API_VERSION.into(),
             name: B::NAME.into(),
             version: version.into(),
             description: B::DESCRIPTION.into(),
             self_hosted: B::SELF_HOSTED,
-            get_otlp_exporter_config,
-            get_helm_values_override,
+            get_otlp_exporter_config: otlp_exporter_config::<B>,
+            get_helm_values_override: helm_values_override::<B>,
+            signals: B::SIGNALS,
+            get_settings_schema: settings_schema::<B>,
+            get_otlp_exporter_config_with: otlp_exporter_config_with::<B>,
+            get_helm_values_override_with: helm_values_override_with::<B>,
+            get_endpoints_with: endpoints_with::<B>,
         }
         .leak_into_prefix()
+    }
+
+    // The calls of the root module. Generic, so one copy per backend type;
+    // the 1.0 calls (no settings) are the `*_with` calls given `{}`.
+
+    extern "C" fn otlp_exporter_config<B: TelemetryBackend>() -> CallResult {
+        call(|| B::configure(JsonObject::new())?.otlp_exporter_config())
+    }
+
+    extern "C" fn helm_values_override<B: TelemetryBackend>() -> CallResult {
+        call(|| B::configure(JsonObject::new())?.helm_values_override())
+    }
+
+    extern "C" fn settings_schema<B: TelemetryBackend>() -> CallResult {
+        call(|| Ok(B::settings_schema()))
+    }
+
+    extern "C" fn otlp_exporter_config_with<B: TelemetryBackend>(settings: RStr<'_>) -> CallResult {
+        call(|| configured::<B>(settings)?.otlp_exporter_config())
+    }
+
+    extern "C" fn helm_values_override_with<B: TelemetryBackend>(settings: RStr<'_>) -> CallResult {
+        call(|| configured::<B>(settings)?.helm_values_override())
+    }
+
+    extern "C" fn endpoints_with<B: TelemetryBackend>(settings: RStr<'_>) -> CallResult {
+        call(|| {
+            let endpoints = configured::<B>(settings)?.endpoints()?;
+            let mut object = JsonObject::new();
+            object.insert("endpoints".to_owned(), endpoints.into());
+            Ok(object)
+        })
+    }
+
+    /// `B` built from the settings text the host passed.
+    fn configured<B: TelemetryBackend>(settings: RStr<'_>) -> Result<B, PluginError> {
+        let settings: JsonObject = serde_json::from_str(settings.as_str()).map_err(|error| {
+            PluginError::new(format!(
+                "the host passed settings that are not a JSON object ({error})"
+            ))
+        })?;
+        B::configure(settings)
     }
 
     /// Runs one backend call, turning its result, or its panic, into a

@@ -27,25 +27,66 @@
 //! floe-plugin-api = "1"
 //! ```
 //!
-//! `src/lib.rs`:
+//! `src/lib.rs`: a hosted backend with two settings, a region and the name
+//! of the environment variable that holds the API key.
 //!
 //! ```
-//! use floe_plugin_api::{JsonObject, PluginError, TelemetryBackend, export_backend, json_object};
+//! use floe_plugin_api::serde_json::Value;
+//! use floe_plugin_api::{JsonObject, PluginError, Signals, TelemetryBackend, export_backend, json_object};
 //!
-//! #[derive(Default)]
-//! pub struct Acme;
+//! pub struct Acme {
+//!     region: String,
+//!     api_key_env: String,
+//! }
+//!
+//! impl Default for Acme {
+//!     fn default() -> Self {
+//!         Self { region: "us".into(), api_key_env: "ACME_API_KEY".into() }
+//!     }
+//! }
 //!
 //! impl TelemetryBackend for Acme {
 //!     const NAME: &'static str = "acme";
 //!     const DESCRIPTION: &'static str = "Acme Observability Cloud over OTLP/HTTP";
 //!     const SELF_HOSTED: bool = false;
+//!     const SIGNALS: Signals = Signals::TRACES.union(Signals::LOGS);
+//!
+//!     // The host checks the user's settings against this before any call.
+//!     fn settings_schema() -> JsonObject {
+//!         json_object!({
+//!             "type": "object",
+//!             "additionalProperties": false,
+//!             "properties": {
+//!                 "region": {"enum": ["us", "eu"], "default": "us"},
+//!                 "api_key_env": {
+//!                     "description": "environment variable holding the API key",
+//!                     "type": "string",
+//!                     "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+//!                     "default": "ACME_API_KEY"
+//!                 }
+//!             }
+//!         })
+//!     }
+//!
+//!     // Called with settings that passed the schema; `{}` means defaults.
+//!     fn configure(settings: JsonObject) -> Result<Self, PluginError> {
+//!         let mut acme = Acme::default();
+//!         if let Some(Value::String(region)) = settings.get("region") {
+//!             acme.region = region.clone();
+//!         }
+//!         if let Some(Value::String(name)) = settings.get("api_key_env") {
+//!             acme.api_key_env = name.clone();
+//!         }
+//!         Ok(acme)
+//!     }
 //!
 //!     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError> {
 //!         Ok(json_object!({
 //!             "exporters": {
 //!                 "otlphttp/acme": {
-//!                     "endpoint": "https://otlp.acme.example",
-//!                     "headers": { "x-acme-key": "${env:ACME_API_KEY}" }
+//!                     "endpoint": format!("https://otlp.{}.acme.example", self.region),
+//!                     // The collector reads the key from its environment.
+//!                     "headers": { "x-acme-key": format!("${{env:{}}}", self.api_key_env) }
 //!                 }
 //!             }
 //!         }))
@@ -58,10 +99,15 @@
 //!
 //! export_backend!(Acme);
 //! # fn main() {
-//! #     let config = Acme.otlp_exporter_config().unwrap();
-//! #     assert!(config["exporters"]["otlphttp/acme"]["endpoint"].is_string());
+//! #     let eu = Acme::configure(json_object!({"region": "eu"})).unwrap();
+//! #     let config = eu.otlp_exporter_config().unwrap();
+//! #     assert_eq!(config["exporters"]["otlphttp/acme"]["endpoint"], "https://otlp.eu.acme.example");
+//! #     assert_eq!(eu.endpoints().unwrap(), ["otlp.eu.acme.example:443"]);
 //! # }
 //! ```
+//!
+//! A backend without settings leaves out `settings_schema` and `configure`:
+//! their defaults accept no settings, and the backend is its `Default` value.
 //!
 //! `cargo build --release` then produces `target/release/libfloe_backend_acme.so`.
 //! Ship that file; users drop it into a plugin directory and
@@ -72,12 +118,18 @@
 //! - [`TelemetryBackend::NAME`] is unique among installed plugins; the host
 //!   keeps the first plugin of a name it finds and reports the others.
 //! - Both calls return JSON objects. Secrets appear only as `${env:NAME}`
-//!   references for the collector to resolve, never as values.
+//!   references for the collector to resolve, never as values; a setting that
+//!   names a credential is the name of an environment variable and ends in
+//!   `_env` (the host refuses literal `api_key`, `token`, `password`, ...).
+//! - Settings are validated by the host against
+//!   [`TelemetryBackend::settings_schema`] before any call; `configure` may
+//!   rely on that and still return an error for what a schema cannot say.
 //! - Panics are caught at the boundary and reported to the user as errors of
 //!   the plugin. Do not build plugins with `panic = "abort"`: there is then
 //!   nothing to catch, and a panic ends the host process.
 //! - Build with the same major version of this crate as the host you target;
-//!   the API version recorded in the plugin is [`FLOE_API_VERSION`].
+//!   the API version recorded in the plugin is [`FLOE_API_VERSION`]. A plugin
+//!   built for API 1.0 (no settings) still loads in a 1.1 host.
 
 #![deny(missing_docs)]
 
@@ -87,7 +139,8 @@ mod error;
 mod export;
 mod version;
 
-pub use backend::{JsonObject, PluginError, TelemetryBackend};
+pub use abi::Signals;
+pub use backend::{JsonObject, PluginError, TelemetryBackend, endpoint_address};
 pub use error::Error;
 #[doc(hidden)]
 pub use export::__private;

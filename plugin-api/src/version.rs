@@ -11,7 +11,7 @@ use crate::Error;
 /// compiled by [`export_backend!`](crate::export_backend); authors never type it.
 /// The host built from the same crate version accepts plugins whose version is
 /// [compatible](ApiVersion::accepts) with it.
-pub const FLOE_API_VERSION: &str = "1.0";
+pub const FLOE_API_VERSION: &str = "1.1";
 
 /// A plugin API version: `MAJOR.MINOR`, optionally followed by an ignored `.PATCH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 /// The two calls every plugin answers, by subcommand.
 const CALLS: &[&str] = &["exporter-config", "helm-values"];
 
-/// What each bundled plugin returns, by name and call.
-fn expected(name: &str, call: &str) -> Value {
+/// What each bundled plugin returns with its default settings, by name and
+/// call.
+pub fn expected(name: &str, call: &str) -> Value {
     match (name, call) {
         ("jaeger", "exporter-config") => json!({"exporters": {"otlp/jaeger": {
             "endpoint": "jaeger-collector:4317",
@@ -19,10 +20,17 @@ fn expected(name: &str, call: &str) -> Value {
             "collector": {"service": {"type": "ClusterIP"}},
             "query": {"service": {"type": "LoadBalancer"}}
         }}),
-        ("datadog", "exporter-config") => json!({"exporters": {"datadog": {"api": {
-            "key": "${env:DD_API_KEY}",
-            "site": "datadoghq.com"
-        }}}}),
+        ("datadog", "exporter-config") => json!({
+            "exporters": {"datadog": {"api": {
+                "key": "${env:DD_API_KEY}",
+                "site": "datadoghq.com"
+            }}},
+            "service": {"pipelines": {
+                "traces": {"exporters": ["datadog"]},
+                "metrics": {"exporters": ["datadog"]},
+                "logs": {"exporters": ["datadog"]}
+            }}
+        }),
         ("grafana-cloud", "exporter-config") => json!({
             "extensions": {"basicauth/grafana_cloud": {"client_auth": {
                 "username": "${env:GRAFANA_CLOUD_INSTANCE_ID}",
@@ -31,7 +39,8 @@ fn expected(name: &str, call: &str) -> Value {
             "exporters": {"otlphttp/grafana_cloud": {
                 "endpoint": "https://otlp-gateway-prod-us-east-0.grafana.net/otlp",
                 "auth": {"authenticator": "basicauth/grafana_cloud"}
-            }}
+            }},
+            "service": {"extensions": ["basicauth/grafana_cloud"]}
         }),
         // Hosted services: nothing to deploy.
         ("datadog" | "grafana-cloud", "helm-values") => json!({}),

@@ -10,22 +10,26 @@ use crate::util::{
     assert_path, floe_in, list_json, names, plugin, problems, search_path, table, warnings, yes_no,
 };
 
-/// What each bundled plugin declares: name, description, self-hosted.
-const METADATA: &[(&str, &str, bool)] = &[
+/// What each bundled plugin declares: name, description, self-hosted,
+/// signals.
+const METADATA: &[(&str, &str, bool, &[&str])] = &[
     (
         "datadog",
         "Datadog, hosted APM and distributed tracing",
         false,
+        &["traces", "metrics", "logs"],
     ),
     (
         "grafana-cloud",
         "Grafana Cloud, managed Grafana with Tempo, Loki and metrics",
         false,
+        &["traces", "metrics", "logs"],
     ),
     (
         "jaeger",
         "Jaeger, self-hosted tracing (default backend)",
         true,
+        &["traces"],
     ),
 ];
 
@@ -36,12 +40,14 @@ fn bundled_plugins_are_listed_with_their_metadata() {
     assert_eq!(problems(&list), &[] as &[Value], "{list:#}");
     // One directory, so file-name order: libfloe_backend_{datadog,grafana_cloud,jaeger}.so.
     assert_eq!(names(&list), BUNDLED);
-    for &(name, description, self_hosted) in METADATA {
+    for &(name, description, self_hosted, signals) in METADATA {
         let plugin = plugin(&list, name);
         assert_eq!(plugin["version"], "0.1.0", "{plugin:#}");
-        assert_eq!(plugin["floe_api_version"], "1.0", "{plugin:#}");
+        assert_eq!(plugin["floe_api_version"], "1.1", "{plugin:#}");
         assert_eq!(plugin["description"], description, "{plugin:#}");
         assert_eq!(plugin["self_hosted"], self_hosted, "{plugin:#}");
+        assert_eq!(plugin["signals"], json!(signals), "{plugin:#}");
+        assert_eq!(plugin["has_settings"], true, "{plugin:#}");
         assert_path(plugin, "path", bundled_plugin(name));
     }
 }
@@ -69,15 +75,16 @@ fn table_has_one_row_per_plugin() {
     let (header, rows) = table(&output.stdout);
     assert_eq!(
         header,
-        ["NAME", "VERSION", "API", "SELF-HOSTED", "PATH"],
+        ["NAME", "VERSION", "API", "SELF-HOSTED", "SIGNALS", "PATH"],
         "{output}"
     );
     assert_eq!(rows.len(), METADATA.len(), "{output}");
-    for (row, &(name, _, self_hosted)) in rows.iter().zip(METADATA) {
-        assert_eq!(row.len(), 5, "{row:?}");
-        assert_eq!(&row[..3], [name, "0.1.0", "1.0"], "{output}");
+    for (row, &(name, _, self_hosted, signals)) in rows.iter().zip(METADATA) {
+        assert_eq!(row.len(), 6, "{row:?}");
+        assert_eq!(&row[..3], [name, "0.1.0", "1.1"], "{output}");
         assert_eq!(yes_no(row[3]), self_hosted, "{output}");
-        assert!(same_path(row[4], bundled_plugin(name)), "{output}");
+        assert_eq!(row[4], signals.join(","), "{output}");
+        assert!(same_path(row[5], bundled_plugin(name)), "{output}");
     }
     assert_eq!(warnings(&output), &[] as &[&str], "{output}");
 }

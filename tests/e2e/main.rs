@@ -4,11 +4,15 @@
 //! One test binary, so that the binary, the bundled plugins and the fixture
 //! plugins are built once for all the tests (see `floe_telemetry_tests`).
 
+mod api_versions;
 mod broken;
 mod calls;
+mod connection;
 mod corpus;
 mod discovery;
 mod list;
 mod reference;
+mod secrets;
+mod settings;
 mod third_party;
 mod util;

@@ -18,6 +18,131 @@ fn json_of(call: &str, name: &str) -> Value {
     output.json()
 }
 
+/// `call name -o json` with `config:` set to `settings`.
+fn json_with(call: &str, name: &str, settings: Value) -> Value {
+    let dir = floe_telemetry_tests::Dir::new();
+    let config = dir.write(
+        "floe.yaml",
+        serde_json::json!({"backends": [{"backend": name, "config": settings}]}).to_string(),
+    );
+    let output = TestCommand::new()
+        .args([call, name, "-o", "json", "-c"])
+        .arg(config)
+        .run();
+    output.assert_success();
+    output.json()
+}
+
+/// The keys of a `.keys` reference file, plus those its header lists as
+/// read by the templates without a default in values.yaml.
+fn chart_keys(file: &str) -> BTreeSet<String> {
+    let text = reference(file);
+    let mut keys: BTreeSet<String> = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(line) = text.lines().find(|l| l.starts_with("# template-only")) {
+        let list = line.split_once(':').map(|(_, rest)| rest).unwrap_or("");
+        keys.extend(
+            list.split_whitespace()
+                .map(|key| key.split('(').next().unwrap_or(key).to_owned()),
+        );
+    }
+    keys
+}
+
+/// Asserts that every leaf of `values` under the `jaeger` alias is a key of
+/// the chart in `file`.
+#[track_caller]
+fn assert_chart_keys(values: &Value, file: &str) {
+    let keys = chart_keys(file);
+    let paths = leaf_paths(values);
+    assert!(paths.len() > 1, "{values:#}");
+    for path in paths {
+        // `jaeger.enabled` is the dependency condition Helm reads for the
+        // subchart aliased `jaeger`, not a value of the chart.
+        if path == "jaeger.enabled" {
+            continue;
+        }
+        let key = path
+            .strip_prefix("jaeger.")
+            .unwrap_or_else(|| panic!("{path} is outside the jaeger alias"));
+        // A key whose default is an empty map (`resources`) takes any map.
+        let known = keys.contains(key)
+            || key
+                .match_indices('.')
+                .any(|(at, _)| keys.contains(&key[..at]));
+        assert!(known, "{key} is not a value of {file}\n{values:#}");
+    }
+}
+
+#[test]
+fn every_jaeger_v1_layout_uses_only_keys_of_the_jaeger_3_chart() {
+    let resources = serde_json::json!({"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}});
+    for settings in [
+        serde_json::json!({"collector_service_type": "NodePort", "resources": resources}),
+        serde_json::json!({"storage": {"type": "cassandra"}}),
+        serde_json::json!({"storage": {"type": "cassandra", "cassandra_host": "cassandra"}}),
+        serde_json::json!({"storage": {"type": "elasticsearch"}}),
+        serde_json::json!({"storage": {"type": "elasticsearch", "elasticsearch_url": "https://es:9200"}}),
+    ] {
+        assert_chart_keys(
+            &json_with("helm-values", "jaeger", settings),
+            "jaeger-3.4.1.keys",
+        );
+    }
+}
+
+#[test]
+fn every_jaeger_v2_layout_uses_only_keys_of_the_jaeger_4_chart() {
+    let keys = chart_keys("jaeger.keys");
+    assert!(keys.contains("jaeger.service.type") && keys.contains("storage.type"));
+    let resources = serde_json::json!({"limits": {"cpu": "1", "memory": "2Gi"}});
+    for settings in [
+        serde_json::json!({"chart": "v2"}),
+        serde_json::json!({"chart": "v2", "service_type": "LoadBalancer", "resources": resources}),
+        serde_json::json!({"chart": "v2", "storage": {"type": "cassandra", "cassandra_host": "c"}}),
+        serde_json::json!({"chart": "v2", "storage": {"type": "elasticsearch", "elasticsearch_url": "http://es:9200"}}),
+    ] {
+        let values = json_with("helm-values", "jaeger", settings);
+        assert_chart_keys(&values, "jaeger.keys");
+        // One deployment: none of the 3.x chart's separate components.
+        for gone in [
+            "collector",
+            "query",
+            "agent",
+            "allInOne",
+            "provisionDataStore",
+        ] {
+            assert!(values["jaeger"].get(gone).is_none(), "{gone}\n{values:#}");
+        }
+    }
+}
+
+#[test]
+fn jaeger_exporter_tls_uses_only_configtls_client_fields() {
+    let components = reference("collector-components.md");
+    assert!(components.contains("`tls` (configtls client config: `insecure`"));
+    for settings in [
+        serde_json::json!({}),
+        serde_json::json!({"protocol": "http", "tls": {"insecure": false, "ca_file": "/ca.pem"}}),
+        serde_json::json!({"tls": {"insecure": false, "ca_file": "/ca.pem"}}),
+    ] {
+        let config = json_with("exporter-config", "jaeger", settings);
+        for (id, exporter) in config["exporters"].as_object().unwrap() {
+            assert!(id == "otlp/jaeger" || id == "otlphttp/jaeger", "{id}");
+            for field in exporter["tls"].as_object().unwrap().keys() {
+                assert!(
+                    ["insecure", "ca_file"].contains(&field.as_str())
+                        && components.contains(&format!("`{field}`")),
+                    "tls.{field}"
+                );
+            }
+        }
+    }
+}
+
 /// Every leaf key path of `value`, dotted the way the `.keys` files are:
 /// lists and empty maps are leaves, and a segment holding `.` is quoted.
 fn leaf_paths(value: &Value) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! A plugin built the way the plugin-api documentation tells a third party to
 //! build one: its own cargo project, outside this workspace, depending on
-//! nothing but `floe-plugin-api`. Only its bare `.so` reaches the host.
+//! nothing but `floe-plugin-api`, with the README's example as its source.
+//! Only its bare `.so` reaches the host.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -27,22 +28,62 @@ floe-plugin-api = { path = "@PLUGIN_API@" }
 [workspace]
 "#;
 
-const LIB_RS: &str = r#"use floe_plugin_api::{JsonObject, PluginError, TelemetryBackend, export_backend, json_object};
+const LIB_RS: &str = r##"use floe_plugin_api::serde_json::Value;
+use floe_plugin_api::{JsonObject, PluginError, Signals, TelemetryBackend, export_backend, json_object};
 
-#[derive(Default)]
-pub struct Acme;
+pub struct Acme {
+    region: String,
+    api_key_env: String,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Self { region: "us".into(), api_key_env: "ACME_API_KEY".into() }
+    }
+}
 
 impl TelemetryBackend for Acme {
     const NAME: &'static str = "acme";
     const DESCRIPTION: &'static str = "Acme Observability Cloud over OTLP/HTTP";
     const SELF_HOSTED: bool = false;
+    const SIGNALS: Signals = Signals::TRACES.union(Signals::LOGS);
+
+    // The host checks the user's settings against this before any call.
+    fn settings_schema() -> JsonObject {
+        json_object!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "region": {"enum": ["us", "eu"], "default": "us"},
+                "api_key_env": {
+                    "description": "environment variable holding the API key",
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                    "default": "ACME_API_KEY"
+                }
+            }
+        })
+    }
+
+    // Called with settings that passed the schema; `{}` means defaults.
+    fn configure(settings: JsonObject) -> Result<Self, PluginError> {
+        let mut acme = Acme::default();
+        if let Some(Value::String(region)) = settings.get("region") {
+            acme.region = region.clone();
+        }
+        if let Some(Value::String(name)) = settings.get("api_key_env") {
+            acme.api_key_env = name.clone();
+        }
+        Ok(acme)
+    }
 
     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError> {
         Ok(json_object!({
             "exporters": {
                 "otlphttp/acme": {
-                    "endpoint": "https://otlp.acme.example",
-                    "headers": { "x-acme-key": "${env:ACME_API_KEY}" }
+                    "endpoint": format!("https://otlp.{}.acme.example", self.region),
+                    // The collector reads the key from its environment.
+                    "headers": { "x-acme-key": format!("${{env:{}}}", self.api_key_env) }
                 }
             }
         }))
@@ -54,7 +95,7 @@ impl TelemetryBackend for Acme {
 }
 
 export_backend!(Acme);
-"#;
+"##;
 
 /// Builds the acme plugin once per test process; returns its library.
 fn acme_library() -> PathBuf {
@@ -106,7 +147,9 @@ fn a_plugin_built_outside_the_workspace_is_listed() {
     assert_eq!(problems(&list), &[] as &[Value], "{list:#}");
     let acme = plugin(&list, "acme");
     assert_eq!(acme["version"], "0.3.1");
-    assert_eq!(acme["floe_api_version"], "1.0");
+    assert_eq!(acme["floe_api_version"], "1.1");
+    assert_eq!(acme["signals"], json!(["traces", "logs"]));
+    assert_eq!(acme["has_settings"], true);
     assert_eq!(
         acme["description"],
         "Acme Observability Cloud over OTLP/HTTP"
@@ -132,11 +175,50 @@ fn a_plugin_built_outside_the_workspace_is_called() {
     assert_eq!(
         exporter.json(),
         json!({"exporters": {"otlphttp/acme": {
-            "endpoint": "https://otlp.acme.example",
+            "endpoint": "https://otlp.us.acme.example",
             "headers": {"x-acme-key": "${env:ACME_API_KEY}"}
         }}})
     );
     helm.assert_success();
     assert_eq!(helm.json(), json!({}));
     check.assert_success();
+}
+
+#[test]
+fn a_plugin_built_outside_the_workspace_takes_its_settings() {
+    let (dir, _) = acme_dir();
+    let plugins_dir = dir.join("plugins");
+    let good = dir.write(
+        "good.yaml",
+        "backends: [{backend: acme, config: {region: eu, api_key_env: ACME_EU_KEY}}]",
+    );
+    let bad = dir.write(
+        "bad.yaml",
+        "backends: [{backend: acme, config: {region: mars}}]",
+    );
+
+    let output = floe_in(&plugins_dir)
+        .args(["exporter-config", "acme", "-o", "json", "-c"])
+        .arg(&good)
+        .run();
+    output.assert_success();
+    assert_eq!(
+        output.json(),
+        json!({"exporters": {"otlphttp/acme": {
+            "endpoint": "https://otlp.eu.acme.example",
+            "headers": {"x-acme-key": "${env:ACME_EU_KEY}"}
+        }}})
+    );
+
+    let output = floe_in(&plugins_dir)
+        .args(["exporter-config", "acme", "-c"])
+        .arg(&bad)
+        .run();
+    output.assert_code(2);
+    assert!(
+        output
+            .stderr
+            .contains(r#"backends[0].config.region: "mars" is not one of ["us", "eu"]"#),
+        "{output}"
+    );
 }

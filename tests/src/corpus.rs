@@ -62,14 +62,14 @@ const FIXTURES: &[(&str, &str, Phase, bool, Option<&str>)] = &[
     ),
     ("other-layout", "abi_mismatch", Phase::Load, false, None),
     (
-        "api-2-0",
+        "future-2-0",
         "api_version_incompatible",
         Phase::Load,
         false,
         None,
     ),
     (
-        "api-1-9",
+        "future-1-2",
         "api_version_incompatible",
         Phase::Load,
         false,

@@ -263,7 +263,7 @@ impl Default for Dir {
 /// Environment variables that change what the binary does; cleared from the
 /// inherited environment so that the developer's shell cannot change a test's
 /// outcome. A test sets them explicitly when it needs them.
-const CLEARED_ENV: &[&str] = &["FLOE_PLUGIN_PATH", "RUST_LOG"];
+const CLEARED_ENV: &[&str] = &["FLOE_PLUGIN_PATH", "FLOE_TELEMETRY_CONFIG", "RUST_LOG"];
 
 /// One run of a `floe-telemetry` binary.
 pub struct TestCommand {

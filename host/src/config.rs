@@ -1,0 +1,496 @@
+//! The configuration file: which backends to use, and each one's settings.
+//!
+//! ```yaml
+//! backends:
+//!   - backend: datadog
+//!     config:
+//!       site: datadoghq.eu
+//!   - backend: jaeger
+//! ```
+//!
+//! YAML or JSON (JSON is YAML). This module checks the file's own shape and
+//! refuses credentials written into it; each backend's settings are then
+//! checked against the backend's schema (see [`crate::Catalog::configure`]).
+//! Without a file, the configuration is the default backend with its
+//! defaults.
+//!
+//! No message built here quotes a value from the file: a value in the wrong
+//! place may be a secret.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use floe_plugin_api::JsonObject;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Error;
+
+/// The environment variable naming the configuration file when `-c` is not
+/// given.
+pub const CONFIG_ENV: &str = "FLOE_TELEMETRY_CONFIG";
+
+/// The backend used when there is no configuration file.
+pub const DEFAULT_BACKEND: &str = "jaeger";
+
+/// One thing wrong with a configuration, at one place in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Where, e.g. `backends[1].config.site`.
+    pub path: String,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// One entry of `backends:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendEntry {
+    /// Where it is in the file: `backends[N]`.
+    pub path: String,
+    /// The backend's name.
+    pub backend: String,
+    /// Its settings, `{}` when it has no `config:`.
+    pub settings: JsonObject,
+}
+
+/// The backends to use and their settings, and what is wrong with the file.
+///
+/// A file with violations still yields the entries that could be read, so
+/// that their settings can be checked too and every problem reported at once;
+/// [`crate::Catalog::configure`] refuses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    file: Option<PathBuf>,
+    backends: Vec<BackendEntry>,
+    violations: Vec<Violation>,
+}
+
+impl Default for Config {
+    /// No file: no entries, so every backend has its defaults, and the
+    /// default backend is the one selected.
+    fn default() -> Self {
+        Self {
+            file: None,
+            backends: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks the file at `file`.
+    pub fn load(file: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(file).map_err(|error| Error::ConfigUnreadable {
+            file: file.to_owned(),
+            reason: format!("cannot read the configuration file: {error}; check the path given with -c or {CONFIG_ENV}"),
+        })?;
+        Config::parse(&text, file)
+    }
+
+    /// Parses and checks `text`, the contents of `file`. Only a file that is
+    /// not YAML at all is an error here; see [`Config::violations`].
+    pub fn parse(text: &str, file: &Path) -> Result<Config, Error> {
+        let document: Value =
+            serde_norway::from_str(text).map_err(|error| Error::ConfigUnreadable {
+                file: file.to_owned(),
+                reason: format!(
+                    "not a YAML or JSON document ({}); fix its syntax",
+                    first_line(&error.to_string())
+                ),
+            })?;
+        let mut violations = Vec::new();
+        let backends = read_document(&document, &mut violations);
+        Ok(Config {
+            file: Some(file.to_owned()),
+            backends,
+            violations,
+        })
+    }
+
+    /// What is wrong with the file itself: its shape, and credentials
+    /// written into it. Settings are checked against their schemas later.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// The file read, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// How to name the configuration in a message: its file, or what stands
+    /// in for one.
+    pub fn source_name(&self) -> String {
+        match &self.file {
+            Some(file) => file.display().to_string(),
+            None => "default configuration (no configuration file)".to_owned(),
+        }
+    }
+
+    /// The backends listed, in order; none without a file.
+    pub fn backends(&self) -> &[BackendEntry] {
+        &self.backends
+    }
+
+    /// The names of the backends selected: those listed, or the default
+    /// backend when there is no file.
+    pub fn selected(&self) -> Vec<&str> {
+        if self.file.is_none() {
+            vec![DEFAULT_BACKEND]
+        } else {
+            self.backends
+                .iter()
+                .map(|entry| entry.backend.as_str())
+                .collect()
+        }
+    }
+
+    /// The entry of backend `name`, if listed.
+    pub fn entry(&self, name: &str) -> Option<&BackendEntry> {
+        self.backends.iter().find(|entry| entry.backend == name)
+    }
+}
+
+fn read_document(document: &Value, violations: &mut Vec<Violation>) -> Vec<BackendEntry> {
+    let Value::Object(top) = document else {
+        violations.push(Violation::new(
+            "(document)",
+            format!(
+                "expected a mapping with `backends:`, found {}",
+                json_type(document)
+            ),
+        ));
+        return Vec::new();
+    };
+    for key in top.keys().filter(|key| *key != "backends") {
+        violations.push(Violation::new(
+            key.as_str(),
+            "unknown key; the file takes only `backends:`",
+        ));
+    }
+    let list = match top.get("backends") {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        Some(Value::Array(_)) => {
+            violations.push(Violation::new(
+                "backends",
+                "lists no backend; add one, e.g. `- backend: jaeger`",
+            ));
+            return Vec::new();
+        }
+        Some(other) => {
+            violations.push(Violation::new(
+                "backends",
+                format!("expected a list of entries, found {}", json_type(other)),
+            ));
+            return Vec::new();
+        }
+        None => {
+            violations.push(Violation::new(
+                "backends",
+                "missing; list the backends to use, e.g. `backends: [{backend: jaeger}]`",
+            ));
+            return Vec::new();
+        }
+    };
+    let mut entries: Vec<BackendEntry> = Vec::new();
+    for (index, item) in list.iter().enumerate() {
+        let path = format!("backends[{index}]");
+        if let Some(entry) = read_entry(&path, item, violations) {
+            if let Some(first) = entries.iter().find(|e| e.backend == entry.backend) {
+                violations.push(Violation::new(
+                    format!("{path}.backend"),
+                    format!(
+                        "{:?} is already listed at {}; list each backend once",
+                        entry.backend, first.path
+                    ),
+                ));
+            } else {
+                entries.push(entry);
+            }
+        }
+    }
+    entries
+}
+
+fn read_entry(path: &str, item: &Value, violations: &mut Vec<Violation>) -> Option<BackendEntry> {
+    let Value::Object(fields) = item else {
+        violations.push(Violation::new(
+            path,
+            format!(
+                "expected a mapping such as `{{backend: jaeger, config: {{...}}}}`, found {}",
+                json_type(item)
+            ),
+        ));
+        return None;
+    };
+    for key in fields.keys().filter(|k| *k != "backend" && *k != "config") {
+        violations.push(Violation::new(
+            format!("{path}.{key}"),
+            "unknown key; an entry takes `backend:` and `config:` (settings go under `config:`)",
+        ));
+    }
+    let backend = match fields.get("backend") {
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(other) => {
+            violations.push(Violation::new(
+                format!("{path}.backend"),
+                format!(
+                    "expected a backend name, found {}; see `floe-telemetry list`",
+                    json_type(other)
+                ),
+            ));
+            None
+        }
+        None => {
+            violations.push(Violation::new(
+                format!("{path}.backend"),
+                "missing; name the backend, as `floe-telemetry list` shows it",
+            ));
+            None
+        }
+    };
+    let mut settings = match fields.get("config") {
+        None | Some(Value::Null) => JsonObject::new(),
+        Some(Value::Object(settings)) => settings.clone(),
+        Some(other) => {
+            violations.push(Violation::new(
+                format!("{path}.config"),
+                format!("expected a mapping of settings, found {}", json_type(other)),
+            ));
+            JsonObject::new()
+        }
+    };
+    // Refused here, and removed, so that the schema check neither reports
+    // them again nor sees their values.
+    strip_credentials(&format!("{path}.config"), &mut settings, violations);
+    Some(BackendEntry {
+        path: path.to_owned(),
+        backend: backend?,
+        settings,
+    })
+}
+
+/// Refuses, and removes, every key at any depth that looks like a credential
+/// written as a value. Its value is never read, let alone quoted.
+fn strip_credentials(path: &str, settings: &mut JsonObject, out: &mut Vec<Violation>) {
+    settings.retain(|key, value| {
+        let key_path = format!("{path}.{key}");
+        if is_credential_key(key) {
+            out.push(Violation::new(
+                key_path,
+                format!(
+                    "looks like a credential, and credentials are never written in a \
+                     configuration file; put it in an environment variable of the collector and \
+                     give that variable's name instead: `{}_env: VAR_NAME` (rendered as \
+                     ${{env:VAR_NAME}})",
+                    key.trim_end_matches(['_', '-'])
+                ),
+            ));
+            return false;
+        }
+        match value {
+            Value::Object(inner) => strip_credentials(&key_path, inner, out),
+            Value::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    if let Value::Object(inner) = item {
+                        strip_credentials(&format!("{key_path}[{index}]"), inner, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+}
+
+/// Whether `key` names a credential rather than where to find one: `api_key`,
+/// `token`, `password`, `secret`, `instance_id`, ... but not `api_key_env`.
+pub fn is_credential_key(key: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "key",
+        "apikey",
+        "token",
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "credential",
+        "credentials",
+        "instance_id",
+        "instanceid",
+        "basic_auth",
+        "authorization",
+        "bearer",
+    ];
+    const SUFFIXES: &[&str] = &[
+        "_key",
+        "_token",
+        "_password",
+        "_passwd",
+        "_secret",
+        "_credential",
+        "_credentials",
+        "_instance_id",
+        "_apikey",
+    ];
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    if key.ends_with("_env") {
+        return false;
+    }
+    EXACT.contains(&key.as_str()) || SUFFIXES.iter().any(|suffix| key.ends_with(suffix))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(text, Path::new("/etc/floe/telemetry.yaml"))
+    }
+
+    fn violations(text: &str) -> Vec<String> {
+        let config = parse(text).unwrap();
+        config
+            .violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn no_file_is_jaeger_with_defaults() {
+        let config = Config::default();
+        assert_eq!(config.selected(), ["jaeger"]);
+        assert!(config.backends().is_empty());
+        assert!(config.entry("jaeger").is_none());
+        assert!(config.file().is_none());
+    }
+
+    #[test]
+    fn yaml_and_json_read_alike() {
+        let yaml = parse("backends:\n  - backend: datadog\n    config:\n      site: datadoghq.eu\n  - backend: jaeger\n").unwrap();
+        let json = parse(r#"{"backends": [{"backend": "datadog", "config": {"site": "datadoghq.eu"}}, {"backend": "jaeger"}]}"#).unwrap();
+        assert_eq!(yaml.backends(), json.backends());
+        let datadog = yaml.entry("datadog").unwrap();
+        assert_eq!(datadog.path, "backends[0]");
+        assert_eq!(datadog.settings["site"], "datadoghq.eu");
+        assert!(yaml.entry("jaeger").unwrap().settings.is_empty());
+        assert!(yaml.entry("grafana-cloud").is_none());
+        assert_eq!(yaml.selected(), ["datadog", "jaeger"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicates_are_violations() {
+        assert_eq!(
+            violations(
+                "backend: x\nbackends:\n  - backend: jaeger\n    settings: {}\n  - backend: datadog\n  - backend: datadog\n"
+            ),
+            [
+                "backend: unknown key; the file takes only `backends:`",
+                "backends[0].settings: unknown key; an entry takes `backend:` and `config:` (settings go under `config:`)",
+                "backends[2].backend: \"datadog\" is already listed at backends[1]; list each backend once",
+            ]
+        );
+    }
+
+    #[test]
+    fn shapes_are_checked_without_quoting_values() {
+        let found = violations("backends:\n  - backend: 7\n    config: hunter2\n  - 3\n");
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found.iter().all(|v| !v.contains("hunter2")), "{found:?}");
+        assert_eq!(violations("[]").len(), 1);
+        assert_eq!(violations("backends: []").len(), 1);
+        assert_eq!(violations("other: 1").len(), 2);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file() {
+        let error = parse("backends: [").unwrap_err().to_string();
+        assert!(
+            error.starts_with("/etc/floe/telemetry.yaml: not a YAML or JSON document"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn literal_credentials_are_refused_without_their_value() {
+        let found = violations(
+            "backends:\n  - backend: datadog\n    config:\n      api_key: s3cr3t-value\n      nested: {token: s3cr3t-value}\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("backends[0].config.api_key: looks like a credential"));
+        assert!(found[0].contains("`api_key_env: VAR_NAME`"), "{found:?}");
+        assert!(
+            found[1].starts_with("backends[0].config.nested.token:"),
+            "{found:?}"
+        );
+        assert!(found.iter().all(|v| !v.contains("s3cr3t")), "{found:?}");
+        let config = parse(
+            "backends:\n  - backend: datadog\n    config: {api_key: x, site: datadoghq.eu}\n",
+        )
+        .unwrap();
+        let settings = &config.entry("datadog").unwrap().settings;
+        assert_eq!(settings.keys().collect::<Vec<_>>(), ["site"]);
+    }
+
+    #[test]
+    fn credential_keys() {
+        for key in [
+            "api_key",
+            "API_KEY",
+            "token",
+            "password",
+            "secret",
+            "instance_id",
+            "api-token",
+            "client_secret",
+            "apikey",
+            "key",
+        ] {
+            assert!(is_credential_key(key), "{key}");
+        }
+        for key in [
+            "api_key_env",
+            "instance_id_env",
+            "site",
+            "endpoint",
+            "ca_file",
+            "keyspace",
+            "tokens_per_second",
+            "signals",
+        ] {
+            assert!(!is_credential_key(key), "{key}");
+        }
+    }
+}

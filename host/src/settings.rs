@@ -1,0 +1,259 @@
+//! Checking a backend's settings against the JSON Schema it publishes.
+
+use floe_plugin_api::JsonObject;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use crate::Error;
+use crate::config::Violation;
+
+/// Every way `settings` break `schema`, each at its path below `prefix`
+/// (e.g. `backends[1].config`). `name` is the backend's, for the hints.
+///
+/// A value is quoted only where it cannot be a credential: never under a key
+/// ending in `_env` (the name of a variable, but a secret pasted there by
+/// mistake must not be shown).
+pub(crate) fn violations(
+    schema: &JsonObject,
+    settings: &JsonObject,
+    prefix: &str,
+    name: &str,
+) -> Result<Vec<Violation>, Error> {
+    let schema = Value::Object(schema.clone());
+    let validator = jsonschema::validator_for(&schema).map_err(|error| Error::InvalidSchema {
+        reason: error.to_string(),
+    })?;
+    let instance = Value::Object(settings.clone());
+    let mut found = Vec::new();
+    for error in validator.iter_errors(&instance) {
+        let segments = pointer_segments(error.instance_path().as_str());
+        let path = dotted(prefix, &segments);
+        let under_env_key = segments.last().is_some_and(|s| s.ends_with("_env"));
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = known_keys(&schema, &segments);
+                for key in unexpected {
+                    found.push(Violation::new(
+                        dotted(&path, std::slice::from_ref(key)),
+                        format!("unknown setting; {name} takes {}", list(&known)),
+                    ));
+                }
+            }
+            ValidationErrorKind::Enum { options } => {
+                let value = if under_env_key {
+                    "the value".to_owned()
+                } else {
+                    error.instance().to_string()
+                };
+                let options = match options.as_array() {
+                    Some(items) => items
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    None => options.to_string(),
+                };
+                found.push(Violation::new(
+                    path,
+                    format!("{value} is not one of [{options}]"),
+                ));
+            }
+            ValidationErrorKind::Pattern { .. } if under_env_key => {
+                found.push(Violation::new(
+                    path,
+                    "is not an environment variable name (letters, digits and `_`, not starting \
+                     with a digit); put the secret in the collector's environment and its name here",
+                ));
+            }
+            ValidationErrorKind::FalseSchema => {
+                found.push(Violation::new(
+                    path,
+                    format!(
+                        "not allowed together with the other settings given; see the \
+                         descriptions in `floe-telemetry schema {name}`"
+                    ),
+                ));
+            }
+            _ if under_env_key => {
+                found.push(Violation::new(
+                    path,
+                    error.masked_with("the value").to_string(),
+                ));
+            }
+            _ => found.push(Violation::new(path, error.to_string())),
+        }
+    }
+    found.dedup();
+    Ok(found)
+}
+
+/// The unescaped segments of a JSON pointer (`/a/0/b~1c` → `a`, `0`, `b/c`).
+fn pointer_segments(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// `prefix.a[0].b`: numbers index lists, other segments are keys.
+fn dotted(prefix: &str, segments: &[String]) -> String {
+    let mut path = prefix.to_owned();
+    for segment in segments {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            path.push('.');
+            path.push_str(segment);
+        }
+    }
+    path
+}
+
+/// The properties the schema declares for the object at `segments`, found
+/// by following `properties` and `items` from the root.
+fn known_keys(schema: &Value, segments: &[String]) -> Vec<String> {
+    let mut node = schema;
+    for segment in segments {
+        let next = node
+            .get("properties")
+            .and_then(|properties| properties.get(segment))
+            .or_else(|| node.get("items"));
+        match next {
+            Some(next) => node = next,
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn list(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "no settings here".to_owned()
+    } else {
+        keys.iter()
+            .map(|key| format!("`{key}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> JsonObject {
+        match value {
+            Value::Object(object) => object,
+            other => panic!("{other} is not an object"),
+        }
+    }
+
+    fn schema() -> JsonObject {
+        object(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "site": {"enum": ["a.example", "b.example"]},
+                "key_env": {"type": "string", "pattern": "^[A-Z_]+$"},
+                "tls": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {"insecure": {"type": "boolean"}}
+                },
+                "signals": {"type": "array", "items": {"enum": ["traces"]}}
+            }
+        }))
+    }
+
+    fn check(settings: Value) -> Vec<String> {
+        violations(&schema(), &object(settings), "backends[1].config", "demo")
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn valid_settings_pass() {
+        assert!(check(json!({})).is_empty());
+        assert!(check(json!({"site": "a.example", "tls": {"insecure": false}})).is_empty());
+    }
+
+    #[test]
+    fn every_violation_has_its_path() {
+        let found = check(json!({
+            "site": "c.example",
+            "tls": {"insecure": "yes", "insecur": true},
+            "signals": ["traces", "logs"],
+            "sight": 1
+        }));
+        assert!(
+            found.contains(
+                &r#"backends[1].config.site: "c.example" is not one of ["a.example", "b.example"]"#
+                    .to_owned()
+            ),
+            "{found:#?}"
+        );
+        assert!(
+            found.contains(
+                &"backends[1].config.sight: unknown setting; demo takes `site`, `key_env`, `tls`, `signals`"
+                    .to_owned()
+            ),
+            "{found:#?}"
+        );
+        assert!(
+            found.contains(
+                &"backends[1].config.tls.insecur: unknown setting; demo takes `insecure`"
+                    .to_owned()
+            ),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|v| v.starts_with("backends[1].config.tls.insecure: ")),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|v| v.starts_with("backends[1].config.signals[1]: ")),
+            "{found:#?}"
+        );
+        assert_eq!(found.len(), 5, "{found:#?}");
+    }
+
+    #[test]
+    fn values_under_env_keys_are_never_quoted() {
+        for value in [
+            json!("sk-live-0123456789"),
+            json!(42),
+            json!(["sk-live-0123456789"]),
+        ] {
+            let found = check(json!({ "key_env": value }));
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].starts_with("backends[1].config.key_env: "),
+                "{found:?}"
+            );
+            assert!(
+                !found[0].contains("sk-live") && !found[0].contains("42"),
+                "{found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_schema_is_the_plugin_s_fault() {
+        let broken = object(json!({"type": "no-such-type"}));
+        assert!(matches!(
+            violations(&broken, &JsonObject::new(), "x", "demo"),
+            Err(Error::InvalidSchema { .. })
+        ));
+    }
+}
