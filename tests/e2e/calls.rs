@@ -20,16 +20,12 @@ pub fn expected(name: &str, call: &str) -> Value {
             "collector": {"service": {"type": "ClusterIP"}},
             "query": {"service": {"type": "LoadBalancer"}}
         }}),
+        // The seed's example, with `site` under `api` where the exporter reads it.
         ("datadog", "exporter-config") => json!({
             "exporters": {"datadog": {"api": {
                 "key": "${env:DD_API_KEY}",
                 "site": "datadoghq.com"
-            }}},
-            "service": {"pipelines": {
-                "traces": {"exporters": ["datadog"]},
-                "metrics": {"exporters": ["datadog"]},
-                "logs": {"exporters": ["datadog"]}
-            }}
+            }}}
         }),
         ("grafana-cloud", "exporter-config") => json!({
             "extensions": {"basicauth/grafana_cloud": {"client_auth": {

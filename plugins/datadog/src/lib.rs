@@ -5,8 +5,8 @@
 //!
 //! Settings: `site` (one of Datadog's sites), `api_key_env` (the environment
 //! variable the collector reads the API key from) and `signals` (which of
-//! traces, metrics and logs to send: the fragment puts the exporter in those
-//! pipelines only).
+//! traces, metrics and logs to send: for a subset, the fragment names the
+//! pipelines the exporter belongs in; sending all three needs no such hint).
 
 use floe_plugin_api::serde_json::{Value, json};
 use floe_plugin_api::{
@@ -111,11 +111,7 @@ impl TelemetryBackend for Datadog {
     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError> {
         // The exporter reads the site from `api.site`; the key is resolved by
         // the collector from its environment at start-up.
-        let mut pipelines = JsonObject::new();
-        for name in self.signals.names() {
-            pipelines.insert(name.to_owned(), json!({"exporters": [EXPORTER_ID]}));
-        }
-        Ok(json_object!({
+        let mut fragment = json_object!({
             "exporters": {
                 EXPORTER_ID: {
                     "api": {
@@ -123,9 +119,19 @@ impl TelemetryBackend for Datadog {
                         "site": self.site
                     }
                 }
-            },
-            "service": { "pipelines": pipelines }
-        }))
+            }
+        });
+        // The exporter has no per-signal switch: a subset of signals is said
+        // by naming the pipelines it belongs in. Sending everything needs no
+        // such hint, which keeps the default fragment the plain exporter.
+        if self.signals != Signals::ALL {
+            let mut pipelines = JsonObject::new();
+            for name in self.signals.names() {
+                pipelines.insert(name.to_owned(), json!({"exporters": [EXPORTER_ID]}));
+            }
+            fragment.insert("service".to_owned(), json!({ "pipelines": pipelines }));
+        }
+        Ok(fragment)
     }
 
     fn helm_values_override(&self) -> Result<JsonObject, PluginError> {
@@ -174,12 +180,7 @@ mod tests {
                 "exporters": {"datadog": {"api": {
                     "key": "${env:DD_API_KEY}",
                     "site": "datadoghq.com"
-                }}},
-                "service": {"pipelines": {
-                    "traces": {"exporters": ["datadog"]},
-                    "metrics": {"exporters": ["datadog"]},
-                    "logs": {"exporters": ["datadog"]}
-                }}
+                }}}
             })
         );
     }
