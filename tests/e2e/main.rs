@@ -12,6 +12,7 @@ mod corpus;
 mod discovery;
 mod list;
 mod reference;
+mod render;
 mod secrets;
 mod settings;
 mod third_party;

