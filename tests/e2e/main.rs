@@ -7,6 +7,7 @@
 mod api_versions;
 mod broken;
 mod calls;
+mod collector;
 mod connection;
 mod corpus;
 mod discovery;
