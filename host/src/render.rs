@@ -625,16 +625,30 @@ fn check(
                 ));
             }
             if section == "processors" && id.split('/').next() == Some("memory_limiter") {
-                let has = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
+                // Zero is the collector's "unset": it refuses it as it
+                // refuses a missing field.
+                let has = |key: &str| {
+                    body.get(key).is_some_and(|v| match v {
+                        Value::Null => false,
+                        Value::Number(n) => n.as_f64() != Some(0.0),
+                        Value::String(s) => {
+                            !s.trim_start_matches('0').is_empty()
+                                && !matches!(s.trim_start_matches('0'), "s" | "ms" | "m" | "h")
+                        }
+                        _ => true,
+                    })
+                };
                 if !has("check_interval") {
                     problems.push(format!(
-                        "{}: `processors.{id}.check_interval` is required (e.g. 1s)",
+                        "{}: `processors.{id}.check_interval` is required and must be more \
+                         than zero (e.g. 1s)",
                         owner(section, id)
                     ));
                 }
                 if !has("limit_mib") && !has("limit_percentage") {
                     problems.push(format!(
-                        "{}: `processors.{id}` needs `limit_mib` or `limit_percentage`",
+                        "{}: `processors.{id}` needs `limit_mib` or `limit_percentage`, more \
+                         than zero",
                         owner(section, id)
                     ));
                 }
@@ -1168,7 +1182,7 @@ mod tests {
     fn base_problems_are_reported_too() {
         let base = object(json!({
             "receivers": {"filelog": {}},
-            "processors": {"memory_limiter": {"limit_mib": 100}},
+            "processors": {"memory_limiter": {"limit_mib": 100, "check_interval": "0s"}},
             "exporters": {"otlphttp": {"endpoint": "http://x"}},
             "service": {"pipelines": {
                 "logs": {"receivers": ["filelog", "filelog"], "processors": ["memory_limiter", "batch"], "exporters": ["otlphttp"]},
