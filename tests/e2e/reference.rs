@@ -488,6 +488,8 @@ fn the_collector_chart_takes_a_rendered_config_under_config() {
         "image.repository",
         "config.receivers.otlp.protocols.grpc.endpoint",
         "config.service.pipelines.traces.exporters",
+        "config.extensions.health_check.endpoint",
+        "extraEnvs",
     ] {
         assert!(keys.contains(key), "{key}");
     }

@@ -311,3 +311,53 @@ fn helm_values_merge_onto_a_base_file() {
         })
     );
 }
+
+#[test]
+fn the_readmes_deployment_base_takes_jaeger_and_datadog() {
+    let dir = Dir::new();
+    // As in the README's "Deploying with helm install".
+    let base = dir.write(
+        "collector-base.yaml",
+        r#"receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "${env:MY_POD_IP}:4317"}
+      http: {endpoint: "${env:MY_POD_IP}:4318"}
+processors:
+  memory_limiter: {check_interval: 5s, limit_percentage: 80, spike_limit_percentage: 25}
+  batch: {}
+extensions:
+  health_check: {endpoint: "${env:MY_POD_IP}:13133"}
+service:
+  extensions: [health_check]
+  pipelines:
+    traces: {receivers: [otlp], processors: [memory_limiter, batch]}
+    logs: {receivers: [otlp], processors: [memory_limiter, batch]}
+"#,
+    );
+    let output = render(
+        "collector",
+        &[
+            (
+                "jaeger",
+                json!({"chart": "v2", "endpoint": "jaeger.observability:4317"}),
+            ),
+            (
+                "datadog",
+                json!({"site": "datadoghq.eu", "signals": ["traces", "logs"]}),
+            ),
+        ],
+        &["--base", base.to_str().unwrap(), "-o", "json"],
+    );
+    output.assert_success();
+    let config = output.json();
+    assert_eq!(config["service"]["extensions"], json!(["health_check"]));
+    assert_eq!(
+        config["service"]["pipelines"]["traces"]["exporters"],
+        json!(["otlp/jaeger", "datadog"])
+    );
+    assert_eq!(
+        config["service"]["pipelines"]["logs"]["exporters"],
+        json!(["datadog"])
+    );
+}
