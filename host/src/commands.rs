@@ -250,15 +250,7 @@ fn render(
             .collect();
         render::collector(base.as_ref(), &fragments).map(|composed| {
             for rename in &composed.renamed {
-                eprintln!(
-                    "note: {} {} of {} is {} here: {} already has {}",
-                    &rename.section[..rename.section.len() - 1],
-                    rename.from,
-                    rename.backend,
-                    rename.to,
-                    rename.taken_by,
-                    rename.from
-                );
+                eprintln!("note: {rename}");
             }
             composed.config
         })

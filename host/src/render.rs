@@ -72,6 +72,17 @@ pub struct Rename {
     pub taken_by: String,
 }
 
+impl std::fmt::Display for Rename {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.section.strip_suffix('s').unwrap_or(self.section);
+        write!(
+            f,
+            "{kind} {} of {} is {} here: {} already has {}",
+            self.from, self.backend, self.to, self.taken_by, self.from
+        )
+    }
+}
+
 /// A composed collector configuration.
 #[derive(Debug, Clone)]
 pub struct Composed {
@@ -92,7 +103,16 @@ pub fn load_base(file: &Path) -> Result<JsonObject, Error> {
             "cannot read the base file: {error}; check the path given with --base"
         ))
     })?;
-    match serde_norway::from_str::<Value>(&text) {
+    // Through YAML's own mapping first: it refuses a key given twice (a
+    // component id defined twice), where reading straight into JSON would
+    // keep the last one silently.
+    let document: serde_norway::Value = serde_norway::from_str(&text).map_err(|error| {
+        unreadable(format!(
+            "not a valid YAML or JSON document ({}); fix it",
+            error.to_string().lines().next().unwrap_or_default()
+        ))
+    })?;
+    match serde_json::to_value(document) {
         Ok(Value::Object(object)) => Ok(object),
         // An empty file is an empty mapping.
         Ok(Value::Null) => Ok(JsonObject::new()),
@@ -100,8 +120,7 @@ pub fn load_base(file: &Path) -> Result<JsonObject, Error> {
             "the base file is not a mapping; it must be a YAML or JSON document of keys".to_owned(),
         )),
         Err(error) => Err(unreadable(format!(
-            "not a YAML or JSON document ({}); fix its syntax",
-            error.to_string().lines().next().unwrap_or_default()
+            "cannot be read as plain YAML data ({error}); remove tags and non-text keys"
         ))),
     }
 }
@@ -397,34 +416,31 @@ impl Composer {
                 }
             }
         }
-        for (backend, signal, id) in &self.additions {
+        // An exporter in no pipeline would be defined and never used.
+        let mut reported: Vec<(&str, &str)> = Vec::new();
+        for (backend, _, id) in &self.additions {
+            let key = (backend.as_str(), id.as_str());
+            if placed.contains(&key.1) || reported.contains(&key) {
+                continue;
+            }
+            reported.push(key);
             let served: Vec<&str> = self
                 .additions
                 .iter()
                 .filter(|(b, _, i)| b == backend && i == id)
-                .map(|(_, s, _)| s.as_str())
+                .map(|(_, signal, _)| signal.as_str())
                 .collect();
-            let first = self
-                .additions
-                .iter()
-                .position(|(b, _, i)| b == backend && i == id);
-            let this = self
-                .additions
-                .iter()
-                .position(|(b, s, i)| b == backend && s == signal && i == id);
-            if !placed.contains(&id.as_str()) && first == this {
-                self.problems.push(format!(
-                    "{backend}: `exporters.{id}` serves {}, but {} has no pipeline for {}; add \
-                     one (with its receivers) to the base file",
-                    served.join(", "),
-                    self.base_name,
-                    if served.len() == 1 {
-                        "it"
-                    } else {
-                        "any of them"
-                    }
-                ));
-            }
+            self.problems.push(format!(
+                "{backend}: `exporters.{id}` serves {}, but {} has no pipeline for {}; add one \
+                 (with its receivers) to the base file",
+                served.join(", "),
+                self.base_name,
+                if served.len() == 1 {
+                    "it"
+                } else {
+                    "any of them"
+                }
+            ));
         }
         if !self.listed_extensions.is_empty() {
             let list = service.entry("extensions").or_insert_with(|| json!([]));
@@ -1207,6 +1223,26 @@ mod tests {
     fn no_backend_and_no_base_is_no_pipeline() {
         let error = collector(None, &[]).unwrap_err();
         assert!(error.to_string().contains("no pipeline"), "{error}");
+    }
+
+    #[test]
+    fn a_base_defining_an_id_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("base.yaml");
+        std::fs::write(&file, "exporters:\n  otlphttp: {}\n  otlphttp: {}\n").unwrap();
+        let error = load_base(&file).unwrap_err().to_string();
+        assert!(
+            error.contains("duplicate entry with key \"otlphttp\""),
+            "{error}"
+        );
+        std::fs::write(&file, "b: 1\na: {x: [1, 2]}\n").unwrap();
+        let base = load_base(&file).unwrap();
+        assert_eq!(base.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(base["a"], json!({"x": [1, 2]}));
+        std::fs::write(&file, "").unwrap();
+        assert!(load_base(&file).unwrap().is_empty());
+        std::fs::write(&file, "[1]").unwrap();
+        assert!(load_base(&file).is_err());
     }
 
     #[test]

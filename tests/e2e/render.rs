@@ -280,7 +280,7 @@ fn a_broken_base_is_refused_with_its_problems() {
     );
     output.assert_code(2);
     assert!(
-        output.stderr.contains("not a YAML or JSON document"),
+        output.stderr.contains("not a valid YAML or JSON document"),
         "{output}"
     );
 }
