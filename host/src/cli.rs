@@ -15,7 +15,7 @@ Plugin search path, in order:
 Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
 
-Commands that call plugins (exporter-config, helm-values, check) run each one in
+Commands that call plugins (exporter-config, helm-values, render, check) run each one in
 a process of its own, so that a plugin that crashes or hangs fails alone; `list`
 loads them into floe-telemetry itself unless --isolate (or FLOE_TELEMETRY_ISOLATE=1).
 --in-process makes calls in floe-telemetry too, except for `check`. Plugin files
@@ -121,6 +121,10 @@ pub enum Command {
     ExporterConfig(DocumentArgs),
     /// Print the Helm values that deploy a backend's own services.
     HelmValues(DocumentArgs),
+    /// Compose a whole collector configuration or one Helm values file from
+    /// every backend the configuration selects.
+    #[command(subcommand)]
+    Render(RenderCommand),
     /// Load every plugin file and call every backend; exit 1 on any problem.
     Check {
         /// Output format.
@@ -158,6 +162,29 @@ pub struct DocumentArgs {
     /// The backend's name, as shown by `list`; without it, the one backend
     /// the configuration selects (jaeger without a configuration file).
     pub name: Option<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]
+    pub output: DocumentFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RenderCommand {
+    /// A complete OpenTelemetry Collector configuration: receivers,
+    /// processors, every selected backend's exporters and extensions, one
+    /// pipeline per signal (ready for `otelcol --config`).
+    Collector(RenderArgs),
+    /// Every selected backend's Helm values, deep-merged onto --base
+    /// (ready for `helm install -f`).
+    Helm(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Your own collector configuration (or values file) to add the
+    /// backends to; its receivers, processors and pipelines are kept.
+    #[arg(long, value_name = "FILE")]
+    pub base: Option<PathBuf>,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = DocumentFormat::Yaml)]
@@ -223,6 +250,26 @@ mod tests {
                 output: ListFormat::Json
             }
         ));
+    }
+
+    #[test]
+    fn render_takes_a_base_and_a_format() {
+        let cli = Cli::try_parse_from([
+            "floe-telemetry",
+            "render",
+            "collector",
+            "--base",
+            "/etc/otelcol.yaml",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        let Command::Render(RenderCommand::Collector(args)) = cli.command else {
+            panic!("render collector")
+        };
+        assert_eq!(args.base, Some(PathBuf::from("/etc/otelcol.yaml")));
+        assert_eq!(args.output, DocumentFormat::Json);
+        assert!(Cli::try_parse_from(["floe-telemetry", "render", "helm"]).is_ok());
     }
 
     #[test]

@@ -13,8 +13,11 @@ use floe_host::{
 };
 use serde::Serialize;
 
+use floe_host::render::{self, BackendFragment};
+
 use crate::cli::{
-    CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, SchemaFormat,
+    CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, RenderArgs, RenderCommand,
+    SchemaFormat,
 };
 
 /// Exit status for a usage error, as clap uses for its own.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::Check { .. } => true,
         Command::ExporterConfig(_)
         | Command::HelmValues(_)
+        | Command::Render(_)
         | Command::Schema { .. }
         | Command::CheckConnection { .. } => !cli.load.in_process,
         Command::List { .. } | Command::PluginWorker { .. } => cli.load.isolate,
@@ -66,6 +70,12 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
         Command::HelmValues(args) => document(&catalog, config, &args, Call::GetHelmValuesOverride),
+        Command::Render(RenderCommand::Collector(args)) => {
+            render(&catalog, config, &args, Call::GetOtlpExporterConfig)
+        }
+        Command::Render(RenderCommand::Helm(args)) => {
+            render(&catalog, config, &args, Call::GetHelmValuesOverride)
+        }
         Command::Check { output } => check(&search_path, &catalog, config, output),
         Command::Schema { name, output } => schema(&catalog, &name, output),
         Command::CheckConnection { name, output } => {
@@ -108,7 +118,9 @@ fn fail(error: &Error) -> ExitCode {
             );
             ExitCode::from(USAGE)
         }
-        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable => ExitCode::from(USAGE),
+        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable | ErrorKind::HelmConflict => {
+            ExitCode::from(USAGE)
+        }
         _ => ExitCode::FAILURE,
     }
 }
@@ -186,6 +198,79 @@ fn document(
             eprintln!("error: {path}: {error}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `render collector` (`call` the exporter fragment) or `render helm` (the
+/// Helm values): every selected backend, composed onto --base.
+fn render(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    args: &RenderArgs,
+    call: Call,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    for problem in catalog.problems() {
+        eprintln!("warning: {problem}");
+    }
+    let base = match args.base.as_deref().map(render::load_base).transpose() {
+        Ok(base) => base,
+        Err(error) => return Ok(fail(&error)),
+    };
+    // Every backend's settings are checked before any is called.
+    let mut configured = Vec::new();
+    for name in config.selected() {
+        match catalog.configure(&config, name) {
+            Ok(backend) => configured.push(backend),
+            Err(error) => return Ok(fail(&error)),
+        }
+    }
+    let mut outputs = Vec::new();
+    for backend in &configured {
+        let info = backend.plugin().info();
+        match backend.call(call) {
+            Ok(object) => outputs.push((info, object)),
+            Err(error) => {
+                eprintln!("error: {}: {error}", info.path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    let composed = if call == Call::GetOtlpExporterConfig {
+        let fragments: Vec<BackendFragment> = outputs
+            .into_iter()
+            .map(|(info, fragment)| BackendFragment {
+                backend: info.name.clone(),
+                signals: info.signals.clone(),
+                fragment,
+            })
+            .collect();
+        render::collector(base.as_ref(), &fragments).map(|composed| {
+            for rename in &composed.renamed {
+                eprintln!("note: {rename}");
+            }
+            composed.config
+        })
+    } else {
+        let values: Vec<(String, JsonObject)> = outputs
+            .into_iter()
+            .map(|(info, values)| (info.name.clone(), values))
+            .collect();
+        render::helm(base.as_ref(), &values)
+    };
+    match composed {
+        Ok(object) => {
+            let format = match args.output {
+                DocumentFormat::Yaml => Format::Yaml,
+                DocumentFormat::Json => Format::Json,
+            };
+            print(&mut io::stdout().lock(), &object, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => Ok(fail(&error)),
     }
 }
 

@@ -265,6 +265,33 @@ pub enum Error {
         error: Box<Error>,
     },
 
+    /// A composed collector configuration breaks the collector's structural
+    /// rules: one line per problem, each naming the backend (or the base
+    /// configuration) and the key.
+    #[error("{}", problems.join("\n"))]
+    InvalidCollectorConfig {
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+
+    /// Two backends set one Helm value to different values.
+    #[error(
+        "backends {first} and {second} both set the Helm value `{path}`, to {first_value} and \
+         {second_value}; change the settings of one of them so that they agree"
+    )]
+    HelmConflict {
+        /// The dotted key path.
+        path: String,
+        /// The backend that set it first.
+        first: String,
+        /// Its value, as JSON.
+        first_value: String,
+        /// The backend that set it differently.
+        second: String,
+        /// Its value, as JSON.
+        second_value: String,
+    },
+
     /// No plugin has the requested name.
     #[error(
         "no backend named {name:?}; installed backends: {}",
@@ -374,6 +401,10 @@ pub enum ErrorKind {
     InvalidConfig,
     /// [`Error::InvalidSchema`]
     InvalidSchema,
+    /// [`Error::InvalidCollectorConfig`]
+    InvalidCollectorConfig,
+    /// [`Error::HelmConflict`]
+    HelmConflict,
 }
 
 impl Error {
@@ -406,6 +437,8 @@ impl Error {
             Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
+            Error::InvalidCollectorConfig { .. } => ErrorKind::InvalidCollectorConfig,
+            Error::HelmConflict { .. } => ErrorKind::HelmConflict,
             Error::InPlugin { error, .. } => error.kind(),
         }
     }

@@ -7,11 +7,13 @@
 mod api_versions;
 mod broken;
 mod calls;
+mod collector;
 mod connection;
 mod corpus;
 mod discovery;
 mod list;
 mod reference;
+mod render;
 mod secrets;
 mod settings;
 mod third_party;

