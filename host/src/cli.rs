@@ -16,9 +16,10 @@ Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
 
 Commands that call plugins (exporter-config, helm-values, check) run each one in
-a process of its own, so that a plugin that crashes or hangs fails alone; `list`
-loads them into floe-telemetry itself unless --isolate (or FLOE_TELEMETRY_ISOLATE=1).
---in-process makes calls in floe-telemetry too, except for `check`. Plugin files
+a process of its own, so that a plugin that crashes or hangs fails alone. `list`
+loads no plugin: it reads each file's metadata section (a plugin built without
+one is loaded in a process of its own). --in-process makes calls in
+floe-telemetry itself, except for `check`. Plugin files
 must be regular files, not writable by group or others, owned by you or root.
 
 Configuration: -c FILE or $FLOE_TELEMETRY_CONFIG, a YAML or JSON file:
@@ -82,8 +83,9 @@ pub struct SearchArgs {
 /// How to load plugins.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Run every plugin in a process of its own, `list` included, so that a
-    /// plugin that crashes, exits or hangs while loading fails alone.
+    /// Run every plugin in a process of its own, so that a plugin that
+    /// crashes, exits or hangs while loading fails alone (the default for
+    /// commands that call plugins; `list` loads none).
     #[arg(
         long,
         global = true,

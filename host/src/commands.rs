@@ -8,8 +8,8 @@ use std::time::Duration;
 use floe_host::connection::{self, Outcome};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::{
-    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, LoadOptions, PLUGIN_PATH_ENV,
-    SearchPath, isolation,
+    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
+    PLUGIN_PATH_ENV, SearchPath, isolation,
 };
 use serde::Serialize;
 
@@ -33,6 +33,24 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         isolation::serve(path)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let env_path = std::env::var_os(PLUGIN_PATH_ENV);
+    let search_path = SearchPath::new(
+        &cli.search.plugin_dirs,
+        env_path.as_deref(),
+        !cli.search.no_default_plugin_dirs,
+    );
+    let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+    if let Command::List { output } = cli.command {
+        // `list` loads nothing: it reads each file's metadata section. Only a
+        // plugin built without one is loaded, and never into this process.
+        let options = LoadOptions {
+            isolation: None,
+            allow_insecure_permissions: cli.load.allow_insecure_permissions,
+        };
+        let isolation = Isolation::through_current_exe(plugin_timeout)?;
+        let listing = Catalog::list(&search_path, &options, &isolation);
+        return list(&search_path, &listing, output, cli.verbose > 0);
+    }
     // Calling a plugin is where a broken one does harm, so those commands
     // isolate unless told otherwise; `check` exists to survive broken plugins.
     let isolate = match cli.command {
@@ -41,27 +59,20 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::HelmValues(_)
         | Command::Schema { .. }
         | Command::CheckConnection { .. } => !cli.load.in_process,
-        Command::List { .. } | Command::PluginWorker { .. } => cli.load.isolate,
+        Command::List { .. } | Command::PluginWorker { .. } => unreachable!("handled above"),
     };
     let options = LoadOptions {
         isolation: if isolate {
-            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
-            Some(Isolation::through_current_exe(timeout)?)
+            Some(Isolation::through_current_exe(plugin_timeout)?)
         } else {
             None
         },
         allow_insecure_permissions: cli.load.allow_insecure_permissions,
     };
-    let env_path = std::env::var_os(PLUGIN_PATH_ENV);
-    let search_path = SearchPath::new(
-        &cli.search.plugin_dirs,
-        env_path.as_deref(),
-        !cli.search.no_default_plugin_dirs,
-    );
     let catalog = Catalog::load(&search_path, &options);
     let config = cli.config.as_deref();
     match cli.command {
-        Command::List { output } => list(&search_path, &catalog, output, cli.verbose > 0),
+        Command::List { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
@@ -115,11 +126,11 @@ fn fail(error: &Error) -> ExitCode {
 
 fn list(
     search_path: &SearchPath,
-    catalog: &Catalog,
+    listing: &Listing,
     output: ListFormat,
     verbose: bool,
 ) -> io::Result<ExitCode> {
-    let report = ListReport::new(search_path, catalog, &[]);
+    let report = ListReport::of_listing(search_path, listing);
     let mut stdout = io::stdout().lock();
     match output {
         ListFormat::Table => {

@@ -137,6 +137,32 @@ pub enum Error {
         reason: String,
     },
 
+    /// The plugin's metadata section cannot be read or decoded.
+    #[error(
+        "its metadata section (.floe_plugin) is unreadable: {reason}; rebuild the plugin with \
+         floe_plugin_api::export_backend!"
+    )]
+    InvalidMetadataSection {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Once loaded, the plugin's root module says something other than its
+    /// metadata section.
+    #[error(
+        "its metadata section says {field} {section:?}, but its code says {module:?}, so it \
+         is not used; the file was altered or exported by hand: rebuild the plugin with \
+         floe_plugin_api::export_backend!"
+    )]
+    MetadataMismatch {
+        /// Which piece of metadata.
+        field: &'static str,
+        /// What the section says.
+        section: String,
+        /// What the root module says.
+        module: String,
+    },
+
     /// A call returned something that is not a JSON object.
     #[error("{call} returned invalid output: {reason}; report this to the plugin's author")]
     InvalidOutput {
@@ -358,6 +384,10 @@ pub enum ErrorKind {
     AbiMismatch,
     /// [`Error::InvalidMetadata`]
     InvalidMetadata,
+    /// [`Error::InvalidMetadataSection`]
+    InvalidMetadataSection,
+    /// [`Error::MetadataMismatch`]
+    MetadataMismatch,
     /// [`Error::InvalidOutput`]
     InvalidOutput,
     /// [`Error::CallFailed`]
@@ -398,6 +428,8 @@ impl Error {
             Error::ApiVersionIncompatible { .. } => ErrorKind::ApiVersionIncompatible,
             Error::AbiMismatch { .. } => ErrorKind::AbiMismatch,
             Error::InvalidMetadata { .. } => ErrorKind::InvalidMetadata,
+            Error::InvalidMetadataSection { .. } => ErrorKind::InvalidMetadataSection,
+            Error::MetadataMismatch { .. } => ErrorKind::MetadataMismatch,
             Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::CallFailed { .. } => ErrorKind::CallFailed,
             Error::CallPanicked { .. } => ErrorKind::CallPanicked,

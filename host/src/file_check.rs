@@ -4,7 +4,8 @@
 //! must be one the user controls: a regular file, inside a plugin directory
 //! (or reached through a link that stays inside one), not writable by anyone
 //! but its owner, and owned by the user or root. Then its ELF header is read
-//! to make sure `dlopen` gets a whole shared library for this machine.
+//! to make sure `dlopen` gets a whole shared library for this machine, and
+//! its metadata section, if any, is read from the file, as bytes.
 
 use std::fs::{self, File};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -35,8 +36,10 @@ impl FilePolicy {
         }
     }
 
-    /// Runs every check on `path`; the first failure is the answer.
-    pub(crate) fn check(&self, path: &Path) -> Result<(), Error> {
+    /// Runs every check on `path`; the first failure is the answer. Returns
+    /// the bytes of the file's metadata section (not yet decoded), or `None`
+    /// when it has none.
+    pub(crate) fn check(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
         let real = self.resolve(path)?;
         let metadata = fs::metadata(&real)?;
         if !metadata.is_file() {
@@ -47,9 +50,12 @@ impl FilePolicy {
         if !self.allow_insecure_permissions {
             check_permissions(path, &metadata)?;
         }
-        let file = File::open(&real)?;
-        match elf::inspect(&ReadCache::new(file), metadata.len()) {
-            ElfVerdict::SharedLibrary => Ok(()),
+        let file = ReadCache::new(File::open(&real)?);
+        match elf::inspect(&file, metadata.len()) {
+            ElfVerdict::SharedLibrary => match elf::metadata_section(&file) {
+                Ok(section) => Ok(section.map(<[u8]>::to_vec)),
+                Err(reason) => Err(Error::InvalidMetadataSection { reason }),
+            },
             ElfVerdict::NotElf(what) => Err(Error::NotALibrary {
                 reason: format!("it is {what}, not an ELF shared library"),
             }),
