@@ -15,6 +15,7 @@ use crate::config::{BackendEntry, Config, Violation};
 use crate::file_check::FilePolicy;
 use crate::isolation::{Isolation, Worker};
 use crate::loader::OpenLibrary;
+use crate::lock::Locked;
 use crate::{Error, ErrorKind, Problem, SearchPath, settings};
 
 /// A function of a plugin the host calls.
@@ -100,6 +101,9 @@ pub struct LoadOptions {
     /// Load files that others could have changed (group- or world-writable,
     /// owned by another user, or linked from outside the plugin directories).
     pub allow_insecure_permissions: bool,
+    /// With `--locked`: refuse every file this lock does not pin, by hash,
+    /// before reading it as a plugin.
+    pub lock: Option<Locked>,
 }
 
 /// A loaded, checked plugin, in this process or in one of its own.
@@ -130,7 +134,8 @@ impl Plugin {
     /// lead inside the file's own directory.
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, Error> {
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions);
+        let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions)
+            .locked(options.lock.clone());
         Plugin::load_checked(path, &policy, options)
     }
 
@@ -636,7 +641,8 @@ impl Catalog {
             .iter()
             .map(|entry| entry.dir.clone())
             .collect();
-        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions);
+        let policy =
+            FilePolicy::new(&dirs, options.allow_insecure_permissions).locked(options.lock.clone());
         let mut catalog = Catalog {
             plugins: Vec::new(),
             problems,
@@ -674,7 +680,8 @@ impl Catalog {
             .iter()
             .map(|entry| entry.dir.clone())
             .collect();
-        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions);
+        let policy =
+            FilePolicy::new(&dirs, options.allow_insecure_permissions).locked(options.lock.clone());
         let read = candidates.into_iter().map(|path| {
             let info = match declared_info(&policy, &path) {
                 Ok(Some(info)) => Ok(info),

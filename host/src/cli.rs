@@ -109,6 +109,20 @@ pub struct LoadArgs {
     /// others, owned by another user, or linked from outside the plugin directories.
     #[arg(long, global = true)]
     pub allow_insecure_permissions: bool,
+
+    /// Refuse every plugin file that the lock file does not pin, with its
+    /// sha256, before reading it as a plugin. The lock file is
+    /// ./floe-telemetry.lock, or FILE with --locked=FILE.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = floe_host::lock::DEFAULT_LOCK_FILE,
+        env = "FLOE_TELEMETRY_LOCKED"
+    )]
+    pub locked: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +162,13 @@ pub enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
+    },
+    /// Pin the installed plugins: write a lock file of each one's name,
+    /// version, path and sha256, for --locked. Loads no plugin.
+    Lock {
+        /// The lock file to write.
+        #[arg(long, value_name = "FILE", default_value = floe_host::lock::DEFAULT_LOCK_FILE)]
+        file: PathBuf,
     },
     /// Load one plugin and answer calls on stdin; how plugins run in a
     /// process of their own.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use floe_host::connection::{self, Outcome};
+use floe_host::lock::{Lock, Locked};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::{
     Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
@@ -40,16 +41,29 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         !cli.search.no_default_plugin_dirs,
     );
     let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
-    if let Command::List { output } = cli.command {
+    // `lock` pins what is installed now, whatever an older lock says.
+    let lock = match (&cli.command, &cli.load.locked) {
+        (Command::Lock { .. }, _) | (_, None) => None,
+        (_, Some(file)) => match Locked::load(file) {
+            Ok(lock) => Some(lock),
+            Err(error) => return Ok(fail(&error)),
+        },
+    };
+    if let Command::List { .. } | Command::Lock { .. } = cli.command {
         // `list` loads nothing: it reads each file's metadata section. Only a
         // plugin built without one is loaded, and never into this process.
         let options = LoadOptions {
             isolation: None,
             allow_insecure_permissions: cli.load.allow_insecure_permissions,
+            lock,
         };
         let isolation = Isolation::through_current_exe(plugin_timeout)?;
         let listing = Catalog::list(&search_path, &options, &isolation);
-        return list(&search_path, &listing, output, cli.verbose > 0);
+        return match cli.command {
+            Command::List { output } => list(&search_path, &listing, output, cli.verbose > 0),
+            Command::Lock { file } => write_lock(&listing, &file),
+            _ => unreachable!("matched above"),
+        };
     }
     // Calling a plugin is where a broken one does harm, so those commands
     // isolate unless told otherwise; `check` exists to survive broken plugins.
@@ -59,7 +73,9 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::HelmValues(_)
         | Command::Schema { .. }
         | Command::CheckConnection { .. } => !cli.load.in_process,
-        Command::List { .. } | Command::PluginWorker { .. } => unreachable!("handled above"),
+        Command::List { .. } | Command::Lock { .. } | Command::PluginWorker { .. } => {
+            unreachable!("handled above")
+        }
     };
     let options = LoadOptions {
         isolation: if isolate {
@@ -68,11 +84,12 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
             None
         },
         allow_insecure_permissions: cli.load.allow_insecure_permissions,
+        lock,
     };
     let catalog = Catalog::load(&search_path, &options);
     let config = cli.config.as_deref();
     match cli.command {
-        Command::List { .. } => unreachable!("handled above"),
+        Command::List { .. } | Command::Lock { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
@@ -119,7 +136,9 @@ fn fail(error: &Error) -> ExitCode {
             );
             ExitCode::from(USAGE)
         }
-        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable => ExitCode::from(USAGE),
+        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable | ErrorKind::LockUnreadable => {
+            ExitCode::from(USAGE)
+        }
         _ => ExitCode::FAILURE,
     }
 }
@@ -150,6 +169,32 @@ fn list(
         ListFormat::Json => print(&mut stdout, &report, Format::Json)?,
         ListFormat::Yaml => print(&mut stdout, &report, Format::Yaml)?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the lock file of `listing` to `file`; files with problems are not
+/// pinned, and said so.
+fn write_lock(listing: &Listing, file: &Path) -> io::Result<ExitCode> {
+    for problem in &listing.problems {
+        eprintln!("warning: {problem} (not locked)");
+    }
+    let lock = match Lock::of(listing) {
+        Ok(lock) => lock,
+        Err(error) => return Ok(fail(&error)),
+    };
+    if let Err(error) = std::fs::write(file, lock.to_json()) {
+        eprintln!(
+            "error: {}: cannot write the lock file: {error}",
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    eprintln!(
+        "locked {} plugin(s) in {}; use it with --locked={}",
+        lock.plugins.len(),
+        file.display(),
+        file.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -252,6 +252,44 @@ pub enum Error {
         first: PathBuf,
     },
 
+    /// The lock file cannot be read or parsed.
+    #[error("{}: {reason}", file.display())]
+    LockUnreadable {
+        /// The lock file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// With `--locked`: a plugin file the lock file does not pin.
+    #[error(
+        "not in the lock file {}, so it was not read as a plugin; remove it from the plugin \
+         directory, or run `floe-telemetry lock` to pin the plugins installed now",
+        lock.display()
+    )]
+    NotLocked {
+        /// The lock file.
+        lock: PathBuf,
+    },
+
+    /// With `--locked`: a plugin file whose content changed since it was locked.
+    #[error(
+        "its sha256 is {found}, but the lock file {} pins {name} at {expected}: the file \
+         changed since it was locked, so it was not read as a plugin; reinstall the locked \
+         build, or run `floe-telemetry lock` again if the change is wanted",
+        lock.display()
+    )]
+    HashMismatch {
+        /// The lock file.
+        lock: PathBuf,
+        /// The plugin the lock file pins at this path.
+        name: String,
+        /// The hash the lock file pins.
+        expected: String,
+        /// The hash of the file.
+        found: String,
+    },
+
     /// The configuration file cannot be read or parsed.
     #[error("{}: {reason}", file.display())]
     ConfigUnreadable {
@@ -400,6 +438,12 @@ pub enum ErrorKind {
     UnknownBackend,
     /// [`Error::ConfigUnreadable`]
     ConfigUnreadable,
+    /// [`Error::LockUnreadable`]
+    LockUnreadable,
+    /// [`Error::NotLocked`]
+    NotLocked,
+    /// [`Error::HashMismatch`]
+    HashMismatch,
     /// [`Error::InvalidConfig`]
     InvalidConfig,
     /// [`Error::InvalidSchema`]
@@ -436,6 +480,9 @@ impl Error {
             Error::DuplicateName { .. } => ErrorKind::DuplicateName,
             Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
             Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
+            Error::LockUnreadable { .. } => ErrorKind::LockUnreadable,
+            Error::NotLocked { .. } => ErrorKind::NotLocked,
+            Error::HashMismatch { .. } => ErrorKind::HashMismatch,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
             Error::InPlugin { error, .. } => error.kind(),

@@ -11,10 +11,12 @@ use std::fs::{self, File};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use object::ReadRef;
 use object::read::ReadCache;
 
 use crate::Error;
 use crate::elf::{self, ElfVerdict};
+use crate::lock::Locked;
 
 /// What the checks may let through.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +25,8 @@ pub(crate) struct FilePolicy {
     pub(crate) plugin_dirs: Vec<PathBuf>,
     /// Skip the ownership, permission and link-target checks.
     pub(crate) allow_insecure_permissions: bool,
+    /// With `--locked`: the files allowed, by hash.
+    pub(crate) lock: Option<Locked>,
 }
 
 impl FilePolicy {
@@ -33,7 +37,13 @@ impl FilePolicy {
                 .filter_map(|dir| dir.canonicalize().ok())
                 .collect(),
             allow_insecure_permissions,
+            lock: None,
         }
+    }
+
+    /// The same, refusing every file `lock` does not pin.
+    pub(crate) fn locked(self, lock: Option<Locked>) -> Self {
+        FilePolicy { lock, ..self }
     }
 
     /// Runs every check on `path`; the first failure is the answer. Returns
@@ -50,24 +60,14 @@ impl FilePolicy {
         if !self.allow_insecure_permissions {
             check_permissions(path, &metadata)?;
         }
-        let file = ReadCache::new(File::open(&real)?);
-        match elf::inspect(&file, metadata.len()) {
-            ElfVerdict::SharedLibrary => match elf::metadata_section(&file) {
-                Ok(section) => Ok(section.map(<[u8]>::to_vec)),
-                Err(reason) => Err(Error::InvalidMetadataSection { reason }),
-            },
-            ElfVerdict::NotElf(what) => Err(Error::NotALibrary {
-                reason: format!("it is {what}, not an ELF shared library"),
-            }),
-            ElfVerdict::NotSharedLibrary(what) => Err(Error::NotALibrary {
-                reason: format!("it is {what}, not a shared library"),
-            }),
-            ElfVerdict::WrongMachine { found } => Err(Error::WrongArchitecture {
-                found,
-                expected: elf::host_machine(),
-            }),
-            ElfVerdict::Corrupt(reason) => Err(Error::CorruptLibrary { reason }),
+        if let Some(lock) = &self.lock {
+            // Pinned files are checked by their bytes before anything reads
+            // them as a library.
+            let bytes = fs::read(&real)?;
+            lock.verify(&real, &bytes)?;
+            return judge(bytes.as_slice(), bytes.len() as u64);
         }
+        judge(&ReadCache::new(File::open(&real)?), metadata.len())
     }
 
     /// The file a path finally names, refusing links that dangle, loop, or
@@ -84,6 +84,28 @@ impl FilePolicy {
             return Err(Error::SymlinkOutside { target });
         }
         Ok(target)
+    }
+}
+
+/// Judges a whole file of `len` bytes by its ELF headers, and returns its
+/// metadata section when it is a shared library for this machine.
+fn judge<'data, R: ReadRef<'data>>(data: R, len: u64) -> Result<Option<Vec<u8>>, Error> {
+    match elf::inspect(data, len) {
+        ElfVerdict::SharedLibrary => match elf::metadata_section(data) {
+            Ok(section) => Ok(section.map(<[u8]>::to_vec)),
+            Err(reason) => Err(Error::InvalidMetadataSection { reason }),
+        },
+        ElfVerdict::NotElf(what) => Err(Error::NotALibrary {
+            reason: format!("it is {what}, not an ELF shared library"),
+        }),
+        ElfVerdict::NotSharedLibrary(what) => Err(Error::NotALibrary {
+            reason: format!("it is {what}, not a shared library"),
+        }),
+        ElfVerdict::WrongMachine { found } => Err(Error::WrongArchitecture {
+            found,
+            expected: elf::host_machine(),
+        }),
+        ElfVerdict::Corrupt(reason) => Err(Error::CorruptLibrary { reason }),
     }
 }
 

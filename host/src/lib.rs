@@ -34,6 +34,7 @@ mod error;
 mod file_check;
 pub mod isolation;
 mod loader;
+pub mod lock;
 pub mod report;
 mod search_path;
 mod settings;

@@ -11,6 +11,7 @@ mod connection;
 mod corpus;
 mod discovery;
 mod list;
+mod lock;
 mod metadata;
 mod reference;
 mod secrets;
