@@ -16,6 +16,7 @@ use crate::file_check::FilePolicy;
 use crate::isolation::{Isolation, Worker};
 use crate::loader::OpenLibrary;
 use crate::lock::Locked;
+use crate::signature::Trust;
 use crate::{Error, ErrorKind, Problem, SearchPath, settings};
 
 /// A function of a plugin the host calls.
@@ -104,6 +105,9 @@ pub struct LoadOptions {
     /// With `--locked`: refuse every file this lock does not pin, by hash,
     /// before reading it as a plugin.
     pub lock: Option<Locked>,
+    /// With `--require-signatures`: refuse every file not signed by one of
+    /// these keys, before reading it as a plugin.
+    pub trust: Option<Trust>,
 }
 
 /// A loaded, checked plugin, in this process or in one of its own.
@@ -135,7 +139,7 @@ impl Plugin {
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, Error> {
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions)
-            .locked(options.lock.clone());
+            .pinned(options.lock.clone(), options.trust.clone());
         Plugin::load_checked(path, &policy, options)
     }
 
@@ -641,8 +645,8 @@ impl Catalog {
             .iter()
             .map(|entry| entry.dir.clone())
             .collect();
-        let policy =
-            FilePolicy::new(&dirs, options.allow_insecure_permissions).locked(options.lock.clone());
+        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
+            .pinned(options.lock.clone(), options.trust.clone());
         let mut catalog = Catalog {
             plugins: Vec::new(),
             problems,
@@ -680,8 +684,8 @@ impl Catalog {
             .iter()
             .map(|entry| entry.dir.clone())
             .collect();
-        let policy =
-            FilePolicy::new(&dirs, options.allow_insecure_permissions).locked(options.lock.clone());
+        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
+            .pinned(options.lock.clone(), options.trust.clone());
         let read = candidates.into_iter().map(|path| {
             let info = match declared_info(&policy, &path) {
                 Ok(Some(info)) => Ok(info),

@@ -123,6 +123,26 @@ pub struct LoadArgs {
         env = "FLOE_TELEMETRY_LOCKED"
     )]
     pub locked: Option<PathBuf>,
+
+    /// Refuse every plugin file without a good signature (`<file>.sig`) by
+    /// a key of the trust directory, before reading it as a plugin.
+    #[arg(
+        long,
+        global = true,
+        requires = "trust_dir",
+        env = "FLOE_TELEMETRY_REQUIRE_SIGNATURES"
+    )]
+    pub require_signatures: bool,
+
+    /// The trusted public keys for --require-signatures: the *.pub files
+    /// of DIR.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "FLOE_TELEMETRY_TRUST_DIR"
+    )]
+    pub trust_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +189,21 @@ pub enum Command {
         /// The lock file to write.
         #[arg(long, value_name = "FILE", default_value = floe_host::lock::DEFAULT_LOCK_FILE)]
         file: PathBuf,
+    },
+    /// Make a signing key pair: BASE.key (secret, keep it private) and
+    /// BASE.pub (copy it into trust directories).
+    Keygen {
+        /// Where to write the two files, without extension.
+        #[arg(long, value_name = "BASE", default_value = "floe-telemetry-signing")]
+        out: PathBuf,
+    },
+    /// Sign a plugin file: writes PLUGIN.sig beside it, covering its bytes.
+    Sign {
+        /// The plugin file.
+        plugin: PathBuf,
+        /// The secret key, as `keygen` writes it.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Load one plugin and answer calls on stdin; how plugins run in a
     /// process of their own.

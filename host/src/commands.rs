@@ -8,6 +8,7 @@ use std::time::Duration;
 use floe_host::connection::{self, Outcome};
 use floe_host::lock::{Lock, Locked};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
+use floe_host::signature::{self, Trust};
 use floe_host::{
     Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
     PLUGIN_PATH_ENV, SearchPath, isolation,
@@ -40,6 +41,11 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         env_path.as_deref(),
         !cli.search.no_default_plugin_dirs,
     );
+    match &cli.command {
+        Command::Keygen { out } => return Ok(keygen(out)),
+        Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        _ => {}
+    }
     let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
     // `lock` pins what is installed now, whatever an older lock says.
     let lock = match (&cli.command, &cli.load.locked) {
@@ -49,6 +55,13 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
             Err(error) => return Ok(fail(&error)),
         },
     };
+    let trust = match (&cli.load.trust_dir, cli.load.require_signatures) {
+        (Some(dir), true) => match Trust::load(dir) {
+            Ok(trust) => Some(trust),
+            Err(error) => return Ok(fail(&error)),
+        },
+        _ => None,
+    };
     if let Command::List { .. } | Command::Lock { .. } = cli.command {
         // `list` loads nothing: it reads each file's metadata section. Only a
         // plugin built without one is loaded, and never into this process.
@@ -56,6 +69,7 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
             isolation: None,
             allow_insecure_permissions: cli.load.allow_insecure_permissions,
             lock,
+            trust,
         };
         let isolation = Isolation::through_current_exe(plugin_timeout)?;
         let listing = Catalog::list(&search_path, &options, &isolation);
@@ -73,9 +87,11 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::HelmValues(_)
         | Command::Schema { .. }
         | Command::CheckConnection { .. } => !cli.load.in_process,
-        Command::List { .. } | Command::Lock { .. } | Command::PluginWorker { .. } => {
-            unreachable!("handled above")
-        }
+        Command::List { .. }
+        | Command::Lock { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. }
+        | Command::PluginWorker { .. } => unreachable!("handled above"),
     };
     let options = LoadOptions {
         isolation: if isolate {
@@ -85,11 +101,15 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         },
         allow_insecure_permissions: cli.load.allow_insecure_permissions,
         lock,
+        trust,
     };
     let catalog = Catalog::load(&search_path, &options);
     let config = cli.config.as_deref();
     match cli.command {
-        Command::List { .. } | Command::Lock { .. } => unreachable!("handled above"),
+        Command::List { .. }
+        | Command::Lock { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
@@ -136,9 +156,11 @@ fn fail(error: &Error) -> ExitCode {
             );
             ExitCode::from(USAGE)
         }
-        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable | ErrorKind::LockUnreadable => {
-            ExitCode::from(USAGE)
-        }
+        ErrorKind::UnknownBackend
+        | ErrorKind::ConfigUnreadable
+        | ErrorKind::LockUnreadable
+        | ErrorKind::TrustUnreadable
+        | ErrorKind::KeyUnusable => ExitCode::from(USAGE),
         _ => ExitCode::FAILURE,
     }
 }
@@ -170,6 +192,35 @@ fn list(
         ListFormat::Yaml => print(&mut stdout, &report, Format::Yaml)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(base: &Path) -> ExitCode {
+    match signature::keygen(base) {
+        Ok((secret, public)) => {
+            eprintln!(
+                "wrote {} (secret: keep it private) and {} (public: copy it into the trust \
+                 directories of the hosts that load your plugins)",
+                secret.display(),
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn sign(plugin: &Path, key: &Path) -> ExitCode {
+    match signature::sign(plugin, key) {
+        Ok(signature) => {
+            eprintln!("wrote {}; ship it beside the plugin", signature.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.kind() == ErrorKind::KeyUnusable => fail(&error),
+        Err(error) => {
+            eprintln!("error: {}: {error}", plugin.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Writes the lock file of `listing` to `file`; files with problems are not

@@ -290,6 +290,59 @@ pub enum Error {
         found: String,
     },
 
+    /// The trust directory of `--require-signatures` cannot be used.
+    #[error("{}: {reason}", dir.display())]
+    TrustUnreadable {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// A key file cannot be read, written or used.
+    #[error("{}: {reason}", file.display())]
+    KeyUnusable {
+        /// The key file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// With `--require-signatures`: the plugin file has no signature.
+    #[error(
+        "unsigned: there is no {}, so it was not read as a plugin; ask its publisher for the \
+         signature, or sign it with `floe-telemetry sign` if you vouch for it",
+        signature.display()
+    )]
+    Unsigned {
+        /// Where its signature would be.
+        signature: PathBuf,
+    },
+
+    /// With `--require-signatures`: the signature is unreadable or does not
+    /// match the file.
+    #[error(
+        "bad signature ({reason}), so it was not read as a plugin; reinstall the plugin and its \
+         .sig file from its publisher"
+    )]
+    BadSignature {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// With `--require-signatures`: signed with a key that is not trusted.
+    #[error(
+        "signed with key {key}, which is not in the trust directory {}, so it was not read as \
+         a plugin; add the publisher's .pub file there if you trust them",
+        trust_dir.display()
+    )]
+    UntrustedKey {
+        /// The public key, in hex.
+        key: String,
+        /// Where trusted keys are.
+        trust_dir: PathBuf,
+    },
+
     /// The configuration file cannot be read or parsed.
     #[error("{}: {reason}", file.display())]
     ConfigUnreadable {
@@ -440,6 +493,16 @@ pub enum ErrorKind {
     ConfigUnreadable,
     /// [`Error::LockUnreadable`]
     LockUnreadable,
+    /// [`Error::TrustUnreadable`]
+    TrustUnreadable,
+    /// [`Error::KeyUnusable`]
+    KeyUnusable,
+    /// [`Error::Unsigned`]
+    Unsigned,
+    /// [`Error::BadSignature`]
+    BadSignature,
+    /// [`Error::UntrustedKey`]
+    UntrustedKey,
     /// [`Error::NotLocked`]
     NotLocked,
     /// [`Error::HashMismatch`]
@@ -481,6 +544,11 @@ impl Error {
             Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
             Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
             Error::LockUnreadable { .. } => ErrorKind::LockUnreadable,
+            Error::TrustUnreadable { .. } => ErrorKind::TrustUnreadable,
+            Error::KeyUnusable { .. } => ErrorKind::KeyUnusable,
+            Error::Unsigned { .. } => ErrorKind::Unsigned,
+            Error::BadSignature { .. } => ErrorKind::BadSignature,
+            Error::UntrustedKey { .. } => ErrorKind::UntrustedKey,
             Error::NotLocked { .. } => ErrorKind::NotLocked,
             Error::HashMismatch { .. } => ErrorKind::HashMismatch,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,

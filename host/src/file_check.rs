@@ -17,6 +17,7 @@ use object::read::ReadCache;
 use crate::Error;
 use crate::elf::{self, ElfVerdict};
 use crate::lock::Locked;
+use crate::signature::Trust;
 
 /// What the checks may let through.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,8 @@ pub(crate) struct FilePolicy {
     pub(crate) allow_insecure_permissions: bool,
     /// With `--locked`: the files allowed, by hash.
     pub(crate) lock: Option<Locked>,
+    /// With `--require-signatures`: the keys a plugin file must be signed with.
+    pub(crate) trust: Option<Trust>,
 }
 
 impl FilePolicy {
@@ -38,12 +41,18 @@ impl FilePolicy {
                 .collect(),
             allow_insecure_permissions,
             lock: None,
+            trust: None,
         }
     }
 
-    /// The same, refusing every file `lock` does not pin.
-    pub(crate) fn locked(self, lock: Option<Locked>) -> Self {
-        FilePolicy { lock, ..self }
+    /// The same, refusing every file `lock` does not pin, and every file not
+    /// signed by a key of `trust`.
+    pub(crate) fn pinned(self, lock: Option<Locked>, trust: Option<Trust>) -> Self {
+        FilePolicy {
+            lock,
+            trust,
+            ..self
+        }
     }
 
     /// Runs every check on `path`; the first failure is the answer. Returns
@@ -60,11 +69,16 @@ impl FilePolicy {
         if !self.allow_insecure_permissions {
             check_permissions(path, &metadata)?;
         }
-        if let Some(lock) = &self.lock {
-            // Pinned files are checked by their bytes before anything reads
-            // them as a library.
+        if self.lock.is_some() || self.trust.is_some() {
+            // Pinned and signed files are checked by their bytes before
+            // anything reads them as a library.
             let bytes = fs::read(&real)?;
-            lock.verify(&real, &bytes)?;
+            if let Some(lock) = &self.lock {
+                lock.verify(&real, &bytes)?;
+            }
+            if let Some(trust) = &self.trust {
+                trust.verify(&real, &bytes)?;
+            }
             return judge(bytes.as_slice(), bytes.len() as u64);
         }
         judge(&ReadCache::new(File::open(&real)?), metadata.len())

@@ -38,6 +38,7 @@ pub mod lock;
 pub mod report;
 mod search_path;
 mod settings;
+pub mod signature;
 
 pub use catalog::{
     Call, Catalog, Configured, Listing, LoadOptions, MetadataSource, Plugin, PluginInfo,

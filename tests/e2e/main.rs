@@ -16,5 +16,6 @@ mod metadata;
 mod reference;
 mod secrets;
 mod settings;
+mod signatures;
 mod third_party;
 mod util;
