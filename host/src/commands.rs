@@ -35,17 +35,19 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         isolation::serve(path)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Keys and signatures concern files named on the command line, not the
+    // plugins found.
+    match &cli.command {
+        Command::Keygen { out } => return Ok(keygen(out)),
+        Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        _ => {}
+    }
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
     let search_path = SearchPath::new(
         &cli.search.plugin_dirs,
         env_path.as_deref(),
         !cli.search.no_default_plugin_dirs,
     );
-    match &cli.command {
-        Command::Keygen { out } => return Ok(keygen(out)),
-        Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
-        _ => {}
-    }
     let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
     // `lock` pins what is installed now, whatever an older lock says.
     let lock = match (&cli.command, &cli.load.locked) {
