@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use abi_stable::std_types::{RResult, RStr};
 use floe_plugin_api::abi::{BackendModuleRef, CallErrorKind, CallResult};
+use floe_plugin_api::metadata::Metadata;
 use floe_plugin_api::{ApiVersion, JsonObject, Signals, endpoint_address};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,8 @@ use crate::config::{BackendEntry, Config, Violation};
 use crate::file_check::FilePolicy;
 use crate::isolation::{Isolation, Worker};
 use crate::loader::OpenLibrary;
+use crate::lock::Locked;
+use crate::signature::Trust;
 use crate::{Error, ErrorKind, Problem, SearchPath, settings};
 
 /// A function of a plugin the host calls.
@@ -62,8 +65,33 @@ pub struct PluginInfo {
     pub signals: Option<Vec<String>>,
     /// Whether the backend takes settings (API 1.1 and later).
     pub has_settings: bool,
+    /// Where this came from: the file's metadata section, or, for a plugin
+    /// built before there was one, its code, loaded in a process of its own.
+    pub metadata: MetadataSource,
     /// The file it was loaded from.
     pub path: PathBuf,
+}
+
+/// Where the host learnt a plugin's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataSource {
+    /// The `.floe_plugin` section, read from the file without loading it
+    /// (and, once the plugin is loaded, found to agree with its code).
+    Section,
+    /// The plugin's root module: the file has no metadata section, so it had
+    /// to be loaded (`list` does that in a process of its own).
+    RootModule,
+}
+
+/// The metadata of every plugin on a search path, read without loading
+/// them, and every problem met on the way: what `list` shows.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The plugins, in search order, the first of each name.
+    pub plugins: Vec<PluginInfo>,
+    /// What went wrong, in search order.
+    pub problems: Vec<Problem>,
 }
 
 /// How plugins are loaded.
@@ -74,6 +102,12 @@ pub struct LoadOptions {
     /// Load files that others could have changed (group- or world-writable,
     /// owned by another user, or linked from outside the plugin directories).
     pub allow_insecure_permissions: bool,
+    /// With `--locked`: refuse every file this lock does not pin, by hash,
+    /// before reading it as a plugin.
+    pub lock: Option<Locked>,
+    /// With `--require-signatures`: refuse every file not signed by one of
+    /// these keys, before reading it as a plugin.
+    pub trust: Option<Trust>,
 }
 
 /// A loaded, checked plugin, in this process or in one of its own.
@@ -104,7 +138,8 @@ impl Plugin {
     /// lead inside the file's own directory.
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, Error> {
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions);
+        let policy = FilePolicy::new(&[dir], options.allow_insecure_permissions)
+            .pinned(options.lock.clone(), options.trust.clone());
         Plugin::load_checked(path, &policy, options)
     }
 
@@ -116,10 +151,11 @@ impl Plugin {
         match &options.isolation {
             None => {
                 let _span = tracing::info_span!("load", path = %path.display()).entered();
-                policy.check(path)?;
+                let declared = declared_info(policy, path)?;
                 let plugin = InProcessPlugin::load(path)?;
+                let info = agreed_info(declared, &plugin.info)?;
                 Ok(Plugin {
-                    info: plugin.info.clone(),
+                    info,
                     runner: Runner::InProcess(plugin),
                 })
             }
@@ -134,10 +170,11 @@ impl Plugin {
     ) -> Result<StartedPlugin, Error> {
         let span = tracing::info_span!("load", path = %path.display(), isolated = true);
         let _entered = span.enter();
-        policy.check(path)?;
+        let declared = declared_info(policy, path)?;
         let worker = Worker::start(isolation, path)?;
         Ok(StartedPlugin {
             worker,
+            declared,
             span: span.clone(),
         })
     }
@@ -229,13 +266,15 @@ impl Plugin {
 /// A plugin whose process has been started but has not yet said what it loaded.
 struct StartedPlugin {
     worker: Worker,
+    declared: Option<PluginInfo>,
     span: tracing::Span,
 }
 
 impl StartedPlugin {
     fn finish(self) -> Result<Plugin, Error> {
         let _entered = self.span.enter();
-        let (worker, info) = self.worker.loaded()?;
+        let (worker, loaded) = self.worker.loaded()?;
+        let info = agreed_info(self.declared, &loaded)?;
         Ok(Plugin {
             info,
             runner: Runner::Isolated(Mutex::new(worker)),
@@ -430,16 +469,113 @@ fn read_info(
     api_version: &str,
     path: &Path,
 ) -> Result<PluginInfo, Error> {
-    let invalid = |field, reason: String| Error::InvalidMetadata { field, reason };
-
     let module_api = module.floe_api_version().as_str();
     if module_api != api_version {
-        return Err(invalid(
-            "floe_api_version",
-            format!("the root module says {module_api:?} but the version tag says {api_version:?}"),
-        ));
+        return Err(Error::InvalidMetadata {
+            field: "floe_api_version",
+            reason: format!(
+                "the root module says {module_api:?} but the version tag says {api_version:?}"
+            ),
+        });
     }
-    let name = module.name().as_str();
+    let metadata = Metadata {
+        floe_api_version: api_version,
+        name: module.name().as_str(),
+        version: module.version().as_str(),
+        description: module.description().as_str(),
+        self_hosted: module.self_hosted(),
+        signals: module.signals().unwrap_or(Signals::NONE),
+    };
+    let mut info = checked_info(&metadata, MetadataSource::RootModule, path)?;
+    if module.signals().is_none() {
+        info.signals = None;
+    }
+    info.has_settings = module.get_settings_schema().is_some();
+    Ok(info)
+}
+
+/// What the metadata section of the file at `path` says, checked like a
+/// root module's metadata, API version first: `None` for a file without one.
+/// Nothing of the plugin is loaded.
+fn declared_info(policy: &FilePolicy, path: &Path) -> Result<Option<PluginInfo>, Error> {
+    let Some(section) = policy.check(path)? else {
+        return Ok(None);
+    };
+    let metadata = Metadata::decode(&section).map_err(|error| Error::InvalidMetadataSection {
+        reason: error.to_string(),
+    })?;
+    let api = {
+        let _span =
+            tracing::info_span!("version_check", plugin = %metadata.floe_api_version).entered();
+        ApiVersion::current().check(metadata.floe_api_version)?
+    };
+    let mut info = checked_info(&metadata, MetadataSource::Section, path)?;
+    if api.minor == 0 {
+        // API 1.0 had neither signals nor settings.
+        info.signals = None;
+        info.has_settings = false;
+    }
+    Ok(Some(info))
+}
+
+/// The loaded plugin's metadata, refused unless it agrees with what its
+/// metadata section declared.
+fn agreed_info(declared: Option<PluginInfo>, loaded: &PluginInfo) -> Result<PluginInfo, Error> {
+    let Some(declared) = declared else {
+        return Ok(loaded.clone());
+    };
+    let differ = |field, section: String, module: String| {
+        if section == module {
+            Ok(())
+        } else {
+            Err(Error::MetadataMismatch {
+                field,
+                section,
+                module,
+            })
+        }
+    };
+    differ(
+        "floe_api_version",
+        declared.floe_api_version.clone(),
+        loaded.floe_api_version.clone(),
+    )?;
+    differ("name", declared.name.clone(), loaded.name.clone())?;
+    differ(
+        "version",
+        declared.version.to_string(),
+        loaded.version.to_string(),
+    )?;
+    differ(
+        "description",
+        declared.description.clone(),
+        loaded.description.clone(),
+    )?;
+    differ(
+        "self_hosted",
+        declared.self_hosted.to_string(),
+        loaded.self_hosted.to_string(),
+    )?;
+    differ(
+        "signals",
+        format!("{:?}", declared.signals),
+        format!("{:?}", loaded.signals),
+    )?;
+    Ok(PluginInfo {
+        has_settings: loaded.has_settings,
+        ..declared
+    })
+}
+
+/// `metadata`, checked: a valid name, a semver version, one line of
+/// description.
+fn checked_info(
+    metadata: &Metadata<'_>,
+    source: MetadataSource,
+    path: &Path,
+) -> Result<PluginInfo, Error> {
+    let invalid = |field, reason: String| Error::InvalidMetadata { field, reason };
+    let name = metadata.name;
     if !is_valid_name(name) {
         return Err(invalid(
             "name",
@@ -448,14 +584,14 @@ fn read_info(
             ),
         ));
     }
-    let version = module.version().as_str();
+    let version = metadata.version;
     let version = semver::Version::parse(version).map_err(|error| {
         invalid(
             "version",
             format!("{version:?} is not a semantic version: {error}"),
         )
     })?;
-    let description = module.description().as_str();
+    let description = metadata.description;
     if description.chars().any(char::is_control) || description.chars().count() > 200 {
         return Err(invalid(
             "description",
@@ -465,13 +601,19 @@ fn read_info(
     Ok(PluginInfo {
         name: name.to_owned(),
         version,
-        floe_api_version: api_version.to_owned(),
+        floe_api_version: metadata.floe_api_version.to_owned(),
         description: description.to_owned(),
-        self_hosted: module.self_hosted(),
-        signals: module
-            .signals()
-            .map(|signals: Signals| signals.names().into_iter().map(str::to_owned).collect()),
-        has_settings: module.get_settings_schema().is_some(),
+        self_hosted: metadata.self_hosted,
+        signals: Some(
+            metadata
+                .signals
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        ),
+        has_settings: true,
+        metadata: source,
         path: path.to_owned(),
     })
 }
@@ -503,7 +645,8 @@ impl Catalog {
             .iter()
             .map(|entry| entry.dir.clone())
             .collect();
-        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions);
+        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
+            .pinned(options.lock.clone(), options.trust.clone());
         let mut catalog = Catalog {
             plugins: Vec::new(),
             problems,
@@ -518,29 +661,53 @@ impl Catalog {
                 .collect(),
             Some(isolation) => load_isolated(candidates, &policy, isolation),
         };
-        let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-        for (path, result) in loaded {
-            match result {
-                Ok(plugin) => match by_name.get(plugin.name()) {
-                    Some(first) => catalog.problems.push(Problem::new(
-                        path,
-                        Error::DuplicateName {
-                            name: plugin.name().to_owned(),
-                            first: first.clone(),
-                        },
-                    )),
-                    None => {
-                        by_name.insert(plugin.name().to_owned(), path);
-                        catalog.plugins.push(plugin);
-                    }
-                },
-                Err(error) => {
-                    tracing::debug!(path = %path.display(), %error, "plugin refused");
-                    catalog.problems.push(Problem::new(path, error));
-                }
-            }
-        }
+        let mut plugins = Vec::new();
+        let more = keep_first_of_each_name(loaded, Plugin::name, |plugin| plugins.push(plugin));
+        catalog.plugins = plugins;
+        catalog.problems.extend(more);
         catalog
+    }
+
+    /// Reads the metadata of every candidate on `search_path` from its
+    /// metadata section, without loading any of them: what `list` shows.
+    /// The API version is checked from the section too, so a plugin for
+    /// another API is reported and never loaded.
+    ///
+    /// A plugin built before plugins had a metadata section can only tell
+    /// by being loaded: it is loaded in a process of its own, through
+    /// `isolation`, never in this one.
+    pub fn list(search_path: &SearchPath, options: &LoadOptions, isolation: &Isolation) -> Listing {
+        let _span = tracing::info_span!("scan", load = false).entered();
+        let (candidates, problems) = search_path.candidates();
+        let dirs: Vec<PathBuf> = search_path
+            .dirs()
+            .iter()
+            .map(|entry| entry.dir.clone())
+            .collect();
+        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
+            .pinned(options.lock.clone(), options.trust.clone());
+        let read = candidates.into_iter().map(|path| {
+            let info = match declared_info(&policy, &path) {
+                Ok(Some(info)) => Ok(info),
+                // No section: an older plugin, or no plugin at all.
+                Ok(None) => Plugin::start_isolated(&path, &policy, isolation)
+                    .and_then(StartedPlugin::finish)
+                    .map(|plugin| plugin.info),
+                Err(error) => Err(error),
+            };
+            (path, info)
+        });
+        let mut listing = Listing {
+            plugins: Vec::new(),
+            problems,
+        };
+        let more = keep_first_of_each_name(
+            read.collect::<Vec<_>>(),
+            |info| &info.name,
+            |info| listing.plugins.push(info),
+        );
+        listing.problems.extend(more);
+        listing
     }
 
     /// The healthy plugins, in search order.
@@ -669,6 +836,39 @@ impl Catalog {
         }
         problems
     }
+}
+
+/// Passes the first of each name to `keep`, in order; returns the files that
+/// failed, and the later ones of a name, as problems.
+fn keep_first_of_each_name<T>(
+    found: Vec<(PathBuf, Result<T, Error>)>,
+    name: impl Fn(&T) -> &str,
+    mut keep: impl FnMut(T),
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut by_name: HashMap<String, PathBuf> = HashMap::new();
+    for (path, result) in found {
+        match result {
+            Ok(plugin) => match by_name.get(name(&plugin)) {
+                Some(first) => problems.push(Problem::new(
+                    path,
+                    Error::DuplicateName {
+                        name: name(&plugin).to_owned(),
+                        first: first.clone(),
+                    },
+                )),
+                None => {
+                    by_name.insert(name(&plugin).to_owned(), path);
+                    keep(plugin);
+                }
+            },
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "plugin refused");
+                problems.push(Problem::new(path, error));
+            }
+        }
+    }
+    problems
 }
 
 /// Loads `candidates` each in a process of its own, a few at a time so that

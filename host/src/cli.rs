@@ -16,9 +16,10 @@ Files ending in .so are candidates, by file name within each directory. Of two
 plugins with the same name, the first found wins. `list -v` shows the path.
 
 Commands that call plugins (exporter-config, helm-values, render, check) run each one in
-a process of its own, so that a plugin that crashes or hangs fails alone; `list`
-loads them into floe-telemetry itself unless --isolate (or FLOE_TELEMETRY_ISOLATE=1).
---in-process makes calls in floe-telemetry too, except for `check`. Plugin files
+a process of its own, so that a plugin that crashes or hangs fails alone. `list`
+loads no plugin: it reads each file's metadata section (a plugin built without
+one is loaded in a process of its own). --in-process makes calls in
+floe-telemetry itself, except for `check`. Plugin files
 must be regular files, not writable by group or others, owned by you or root.
 
 Configuration: -c FILE or $FLOE_TELEMETRY_CONFIG, a YAML or JSON file:
@@ -82,8 +83,9 @@ pub struct SearchArgs {
 /// How to load plugins.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Run every plugin in a process of its own, `list` included, so that a
-    /// plugin that crashes, exits or hangs while loading fails alone.
+    /// Run every plugin in a process of its own, so that a plugin that
+    /// crashes, exits or hangs while loading fails alone (the default for
+    /// commands that call plugins; `list` loads none).
     #[arg(
         long,
         global = true,
@@ -107,6 +109,40 @@ pub struct LoadArgs {
     /// others, owned by another user, or linked from outside the plugin directories.
     #[arg(long, global = true)]
     pub allow_insecure_permissions: bool,
+
+    /// Refuse every plugin file that the lock file does not pin, with its
+    /// sha256, before reading it as a plugin. The lock file is
+    /// ./floe-telemetry.lock, or FILE with --locked=FILE.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = floe_host::lock::DEFAULT_LOCK_FILE,
+        env = "FLOE_TELEMETRY_LOCKED"
+    )]
+    pub locked: Option<PathBuf>,
+
+    /// Refuse every plugin file without a good signature (`<file>.sig`) by
+    /// a key of the trust directory, before reading it as a plugin.
+    #[arg(
+        long,
+        global = true,
+        requires = "trust_dir",
+        env = "FLOE_TELEMETRY_REQUIRE_SIGNATURES"
+    )]
+    pub require_signatures: bool,
+
+    /// The trusted public keys for --require-signatures: the *.pub files
+    /// of DIR.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "FLOE_TELEMETRY_TRUST_DIR"
+    )]
+    pub trust_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +186,28 @@ pub enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
         output: CheckFormat,
+    },
+    /// Pin the installed plugins: write a lock file of each one's name,
+    /// version, path and sha256, for --locked. Loads no plugin.
+    Lock {
+        /// The lock file to write.
+        #[arg(long, value_name = "FILE", default_value = floe_host::lock::DEFAULT_LOCK_FILE)]
+        file: PathBuf,
+    },
+    /// Make a signing key pair: BASE.key (secret, keep it private) and
+    /// BASE.pub (copy it into trust directories).
+    Keygen {
+        /// Where to write the two files, without extension.
+        #[arg(long, value_name = "BASE", default_value = "floe-telemetry-signing")]
+        out: PathBuf,
+    },
+    /// Sign a plugin file: writes PLUGIN.sig beside it, covering its bytes.
+    Sign {
+        /// The plugin file.
+        plugin: PathBuf,
+        /// The secret key, as `keygen` writes it.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Load one plugin and answer calls on stdin; how plugins run in a
     /// process of their own.

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use floe_host::connection::{self, Outcome};
+use floe_host::lock::{Lock, Locked};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
+use floe_host::signature::{self, Trust};
 use floe_host::{
-    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, LoadOptions, PLUGIN_PATH_ENV,
-    SearchPath, isolation,
+    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
+    PLUGIN_PATH_ENV, SearchPath, isolation,
 };
 use serde::Serialize;
 
@@ -36,6 +38,52 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         isolation::serve(path)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Keys and signatures concern files named on the command line, not the
+    // plugins found.
+    match &cli.command {
+        Command::Keygen { out } => return Ok(keygen(out)),
+        Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        _ => {}
+    }
+    let env_path = std::env::var_os(PLUGIN_PATH_ENV);
+    let search_path = SearchPath::new(
+        &cli.search.plugin_dirs,
+        env_path.as_deref(),
+        !cli.search.no_default_plugin_dirs,
+    );
+    let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+    // `lock` pins what is installed now, whatever an older lock says.
+    let lock = match (&cli.command, &cli.load.locked) {
+        (Command::Lock { .. }, _) | (_, None) => None,
+        (_, Some(file)) => match Locked::load(file) {
+            Ok(lock) => Some(lock),
+            Err(error) => return Ok(fail(&error)),
+        },
+    };
+    let trust = match (&cli.load.trust_dir, cli.load.require_signatures) {
+        (Some(dir), true) => match Trust::load(dir) {
+            Ok(trust) => Some(trust),
+            Err(error) => return Ok(fail(&error)),
+        },
+        _ => None,
+    };
+    if let Command::List { .. } | Command::Lock { .. } = cli.command {
+        // `list` loads nothing: it reads each file's metadata section. Only a
+        // plugin built without one is loaded, and never into this process.
+        let options = LoadOptions {
+            isolation: None,
+            allow_insecure_permissions: cli.load.allow_insecure_permissions,
+            lock,
+            trust,
+        };
+        let isolation = Isolation::through_current_exe(plugin_timeout)?;
+        let listing = Catalog::list(&search_path, &options, &isolation);
+        return match cli.command {
+            Command::List { output } => list(&search_path, &listing, output, cli.verbose > 0),
+            Command::Lock { file } => write_lock(&listing, &file),
+            _ => unreachable!("matched above"),
+        };
+    }
     // Calling a plugin is where a broken one does harm, so those commands
     // isolate unless told otherwise; `check` exists to survive broken plugins.
     let isolate = match cli.command {
@@ -45,27 +93,29 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::Render(_)
         | Command::Schema { .. }
         | Command::CheckConnection { .. } => !cli.load.in_process,
-        Command::List { .. } | Command::PluginWorker { .. } => cli.load.isolate,
+        Command::List { .. }
+        | Command::Lock { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. }
+        | Command::PluginWorker { .. } => unreachable!("handled above"),
     };
     let options = LoadOptions {
         isolation: if isolate {
-            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
-            Some(Isolation::through_current_exe(timeout)?)
+            Some(Isolation::through_current_exe(plugin_timeout)?)
         } else {
             None
         },
         allow_insecure_permissions: cli.load.allow_insecure_permissions,
+        lock,
+        trust,
     };
-    let env_path = std::env::var_os(PLUGIN_PATH_ENV);
-    let search_path = SearchPath::new(
-        &cli.search.plugin_dirs,
-        env_path.as_deref(),
-        !cli.search.no_default_plugin_dirs,
-    );
     let catalog = Catalog::load(&search_path, &options);
     let config = cli.config.as_deref();
     match cli.command {
-        Command::List { output } => list(&search_path, &catalog, output, cli.verbose > 0),
+        Command::List { .. }
+        | Command::Lock { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
@@ -118,20 +168,23 @@ fn fail(error: &Error) -> ExitCode {
             );
             ExitCode::from(USAGE)
         }
-        ErrorKind::UnknownBackend | ErrorKind::ConfigUnreadable | ErrorKind::HelmConflict => {
-            ExitCode::from(USAGE)
-        }
+        ErrorKind::UnknownBackend
+        | ErrorKind::ConfigUnreadable
+        | ErrorKind::HelmConflict
+        | ErrorKind::LockUnreadable
+        | ErrorKind::TrustUnreadable
+        | ErrorKind::KeyUnusable => ExitCode::from(USAGE),
         _ => ExitCode::FAILURE,
     }
 }
 
 fn list(
     search_path: &SearchPath,
-    catalog: &Catalog,
+    listing: &Listing,
     output: ListFormat,
     verbose: bool,
 ) -> io::Result<ExitCode> {
-    let report = ListReport::new(search_path, catalog, &[]);
+    let report = ListReport::of_listing(search_path, listing);
     let mut stdout = io::stdout().lock();
     match output {
         ListFormat::Table => {
@@ -151,6 +204,61 @@ fn list(
         ListFormat::Json => print(&mut stdout, &report, Format::Json)?,
         ListFormat::Yaml => print(&mut stdout, &report, Format::Yaml)?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(base: &Path) -> ExitCode {
+    match signature::keygen(base) {
+        Ok((secret, public)) => {
+            eprintln!(
+                "wrote {} (secret: keep it private) and {} (public: copy it into the trust \
+                 directories of the hosts that load your plugins)",
+                secret.display(),
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn sign(plugin: &Path, key: &Path) -> ExitCode {
+    match signature::sign(plugin, key) {
+        Ok(signature) => {
+            eprintln!("wrote {}; ship it beside the plugin", signature.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.kind() == ErrorKind::KeyUnusable => fail(&error),
+        Err(error) => {
+            eprintln!("error: {}: {error}", plugin.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes the lock file of `listing` to `file`; files with problems are not
+/// pinned, and said so.
+fn write_lock(listing: &Listing, file: &Path) -> io::Result<ExitCode> {
+    for problem in &listing.problems {
+        eprintln!("warning: {problem} (not locked)");
+    }
+    let lock = match Lock::of(listing) {
+        Ok(lock) => lock,
+        Err(error) => return Ok(fail(&error)),
+    };
+    if let Err(error) = std::fs::write(file, lock.to_json()) {
+        eprintln!(
+            "error: {}: cannot write the lock file: {error}",
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    eprintln!(
+        "locked {} plugin(s) in {}; use it with --locked={}",
+        lock.plugins.len(),
+        file.display(),
+        file.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

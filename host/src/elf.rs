@@ -6,8 +6,9 @@
 //! and answers one question cheaply: is this a shared library for this
 //! machine, whole enough to map?
 
+use floe_plugin_api::metadata::{MAX_RECORD_LEN, SECTION};
 use object::elf;
-use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind, ReadRef};
 
 /// What is wrong with a candidate file, if anything.
@@ -142,6 +143,47 @@ where
     ElfVerdict::SharedLibrary
 }
 
+/// The bytes of the plugin metadata section (`.floe_plugin`) of `data`, an
+/// ELF file that [`inspect`] judged a shared library for this machine:
+/// `Ok(None)` when it has no such section. The section headers come from the
+/// file, so they are checked like everything else: the section must lie
+/// inside the file and be no longer than a record may be.
+pub fn metadata_section<'data, R: ReadRef<'data>>(data: R) -> Result<Option<&'data [u8]>, String> {
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => section_of::<elf::FileHeader64<Endianness>, R>(data),
+        Ok(FileKind::Elf32) => section_of::<elf::FileHeader32<Endianness>, R>(data),
+        Ok(_) | Err(_) => Err("not an ELF file".to_owned()),
+    }
+}
+
+fn section_of<'data, Elf, R>(data: R) -> Result<Option<&'data [u8]>, String>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let header = Elf::parse(data).map_err(|error| error.to_string())?;
+    let endian = header.endian().map_err(|error| error.to_string())?;
+    let sections = header
+        .sections(endian, data)
+        .map_err(|error| error.to_string())?;
+    let Some((_, section)) = sections.section_by_name(endian, SECTION.as_bytes()) else {
+        return Ok(None);
+    };
+    if section.sh_type(endian) != elf::SHT_PROGBITS {
+        return Err(format!("its {SECTION} section holds no bytes in the file"));
+    }
+    let size: u64 = section.sh_size(endian).into();
+    if size > MAX_RECORD_LEN as u64 {
+        return Err(format!(
+            "its {SECTION} section is {size} bytes, more than a metadata record may be"
+        ));
+    }
+    let bytes = section
+        .data(endian, data)
+        .map_err(|_| format!("its {SECTION} section lies past the end of the file"))?;
+    Ok(Some(bytes))
+}
+
 fn machine_name(machine: elf::Machine) -> String {
     let name = match machine {
         elf::EM_X86_64 => "x86_64",
@@ -269,6 +311,74 @@ mod tests {
         );
     }
 
+    /// A minimal 64-bit little-endian ELF file with one section named
+    /// `name` (besides the null section and the name table), holding `data`.
+    fn elf_with_section(name: &str, data: &[u8]) -> Vec<u8> {
+        let names = format!("\0{name}\0.shstrtab\0");
+        let data_at = 64;
+        let names_at = data_at + data.len();
+        let headers_at = (names_at + names.len()).next_multiple_of(8);
+        let mut file = vec![0u8; headers_at + 3 * 64];
+        file[..4].copy_from_slice(b"\x7fELF");
+        file[4] = 2; // 64-bit
+        file[5] = 1; // little-endian
+        file[6] = 1; // version
+        file[16..18].copy_from_slice(&elf::ET_DYN.0.to_le_bytes());
+        file[18..20].copy_from_slice(&HOST.machine.0.to_le_bytes());
+        file[20..24].copy_from_slice(&1u32.to_le_bytes());
+        file[40..48].copy_from_slice(&(headers_at as u64).to_le_bytes());
+        file[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        file[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+        file[60..62].copy_from_slice(&3u16.to_le_bytes()); // e_shnum
+        file[62..64].copy_from_slice(&2u16.to_le_bytes()); // e_shstrndx
+        file[data_at..names_at].copy_from_slice(data);
+        file[names_at..names_at + names.len()].copy_from_slice(names.as_bytes());
+        let mut section = |index: usize, name: u32, kind: u32, offset: usize, size: usize| {
+            let at = headers_at + index * 64;
+            file[at..at + 4].copy_from_slice(&name.to_le_bytes());
+            file[at + 4..at + 8].copy_from_slice(&kind.to_le_bytes());
+            file[at + 24..at + 32].copy_from_slice(&(offset as u64).to_le_bytes());
+            file[at + 32..at + 40].copy_from_slice(&(size as u64).to_le_bytes());
+        };
+        section(1, 1, elf::SHT_PROGBITS.0, data_at, data.len());
+        section(
+            2,
+            name.len() as u32 + 2,
+            elf::SHT_STRTAB.0,
+            names_at,
+            names.len(),
+        );
+        file
+    }
+
+    #[test]
+    fn the_metadata_section_is_found_by_name() {
+        let file = elf_with_section(SECTION, b"record");
+        assert_eq!(metadata_section(file.as_slice()), Ok(Some(&b"record"[..])));
+        let other = elf_with_section(".data", b"record");
+        assert_eq!(metadata_section(other.as_slice()), Ok(None));
+    }
+
+    #[test]
+    fn a_section_past_the_end_or_too_long_is_refused() {
+        let mut file = elf_with_section(SECTION, b"record");
+        let cut = file.len() - 3 * 64;
+        // Claim a size that runs past the end of the file.
+        let at = cut + 64 + 32;
+        file[at..at + 8].copy_from_slice(&(1000u64).to_le_bytes());
+        let error = metadata_section(file.as_slice()).unwrap_err();
+        assert!(error.contains("past the end"), "{error}");
+        file[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let error = metadata_section(file.as_slice()).unwrap_err();
+        assert!(error.contains("more than a metadata record"), "{error}");
+    }
+
+    #[test]
+    fn this_executable_has_no_metadata_section() {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!(metadata_section(bytes.as_slice()), Ok(None));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
 
@@ -276,6 +386,26 @@ mod tests {
         #[test]
         fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let _ = judge(&bytes);
+            let _ = metadata_section(bytes.as_slice());
+        }
+
+        /// A file with a metadata section, bytes changed anywhere (headers,
+        /// section table, names), never panics the section reader, and what
+        /// it returns lies inside the file.
+        #[test]
+        fn mutated_sections(
+            flips in proptest::collection::vec((0usize..512, any::<u8>()), 1..12),
+            keep in 0usize..512,
+        ) {
+            let mut bytes = elf_with_section(SECTION, b"FLOEMETA\x01 record");
+            for (at, value) in flips {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            bytes.truncate(keep);
+            if let Ok(Some(found)) = metadata_section(bytes.as_slice()) {
+                prop_assert!(found.len() <= bytes.len());
+            }
         }
 
         /// A real header with bytes changed and cut short never panics it,

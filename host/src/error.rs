@@ -137,6 +137,32 @@ pub enum Error {
         reason: String,
     },
 
+    /// The plugin's metadata section cannot be read or decoded.
+    #[error(
+        "its metadata section (.floe_plugin) is unreadable: {reason}; rebuild the plugin with \
+         floe_plugin_api::export_backend!"
+    )]
+    InvalidMetadataSection {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Once loaded, the plugin's root module says something other than its
+    /// metadata section.
+    #[error(
+        "its metadata section says {field} {section:?}, but its code says {module:?}, so it \
+         is not used; the file was altered or exported by hand: rebuild the plugin with \
+         floe_plugin_api::export_backend!"
+    )]
+    MetadataMismatch {
+        /// Which piece of metadata.
+        field: &'static str,
+        /// What the section says.
+        section: String,
+        /// What the root module says.
+        module: String,
+    },
+
     /// A call returned something that is not a JSON object.
     #[error("{call} returned invalid output: {reason}; report this to the plugin's author")]
     InvalidOutput {
@@ -224,6 +250,97 @@ pub enum Error {
         name: String,
         /// The file that provides it.
         first: PathBuf,
+    },
+
+    /// The lock file cannot be read or parsed.
+    #[error("{}: {reason}", file.display())]
+    LockUnreadable {
+        /// The lock file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// With `--locked`: a plugin file the lock file does not pin.
+    #[error(
+        "not in the lock file {}, so it was not read as a plugin; remove it from the plugin \
+         directory, or run `floe-telemetry lock` to pin the plugins installed now",
+        lock.display()
+    )]
+    NotLocked {
+        /// The lock file.
+        lock: PathBuf,
+    },
+
+    /// With `--locked`: a plugin file whose content changed since it was locked.
+    #[error(
+        "its sha256 is {found}, but the lock file {} pins {name} at {expected}: the file \
+         changed since it was locked, so it was not read as a plugin; reinstall the locked \
+         build, or run `floe-telemetry lock` again if the change is wanted",
+        lock.display()
+    )]
+    HashMismatch {
+        /// The lock file.
+        lock: PathBuf,
+        /// The plugin the lock file pins at this path.
+        name: String,
+        /// The hash the lock file pins.
+        expected: String,
+        /// The hash of the file.
+        found: String,
+    },
+
+    /// The trust directory of `--require-signatures` cannot be used.
+    #[error("{}: {reason}", dir.display())]
+    TrustUnreadable {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// A key file cannot be read, written or used.
+    #[error("{}: {reason}", file.display())]
+    KeyUnusable {
+        /// The key file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// With `--require-signatures`: the plugin file has no signature.
+    #[error(
+        "unsigned: there is no {}, so it was not read as a plugin; ask its publisher for the \
+         signature, or sign it with `floe-telemetry sign` if you vouch for it",
+        signature.display()
+    )]
+    Unsigned {
+        /// Where its signature would be.
+        signature: PathBuf,
+    },
+
+    /// With `--require-signatures`: the signature is unreadable or does not
+    /// match the file.
+    #[error(
+        "bad signature ({reason}), so it was not read as a plugin; reinstall the plugin and its \
+         .sig file from its publisher"
+    )]
+    BadSignature {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// With `--require-signatures`: signed with a key that is not trusted.
+    #[error(
+        "signed with key {key}, which is not in the trust directory {}, so it was not read as \
+         a plugin; add the publisher's .pub file there if you trust them",
+        trust_dir.display()
+    )]
+    UntrustedKey {
+        /// The public key, in hex.
+        key: String,
+        /// Where trusted keys are.
+        trust_dir: PathBuf,
     },
 
     /// The configuration file cannot be read or parsed.
@@ -385,6 +502,10 @@ pub enum ErrorKind {
     AbiMismatch,
     /// [`Error::InvalidMetadata`]
     InvalidMetadata,
+    /// [`Error::InvalidMetadataSection`]
+    InvalidMetadataSection,
+    /// [`Error::MetadataMismatch`]
+    MetadataMismatch,
     /// [`Error::InvalidOutput`]
     InvalidOutput,
     /// [`Error::CallFailed`]
@@ -397,6 +518,22 @@ pub enum ErrorKind {
     UnknownBackend,
     /// [`Error::ConfigUnreadable`]
     ConfigUnreadable,
+    /// [`Error::LockUnreadable`]
+    LockUnreadable,
+    /// [`Error::TrustUnreadable`]
+    TrustUnreadable,
+    /// [`Error::KeyUnusable`]
+    KeyUnusable,
+    /// [`Error::Unsigned`]
+    Unsigned,
+    /// [`Error::BadSignature`]
+    BadSignature,
+    /// [`Error::UntrustedKey`]
+    UntrustedKey,
+    /// [`Error::NotLocked`]
+    NotLocked,
+    /// [`Error::HashMismatch`]
+    HashMismatch,
     /// [`Error::InvalidConfig`]
     InvalidConfig,
     /// [`Error::InvalidSchema`]
@@ -429,12 +566,22 @@ impl Error {
             Error::ApiVersionIncompatible { .. } => ErrorKind::ApiVersionIncompatible,
             Error::AbiMismatch { .. } => ErrorKind::AbiMismatch,
             Error::InvalidMetadata { .. } => ErrorKind::InvalidMetadata,
+            Error::InvalidMetadataSection { .. } => ErrorKind::InvalidMetadataSection,
+            Error::MetadataMismatch { .. } => ErrorKind::MetadataMismatch,
             Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::CallFailed { .. } => ErrorKind::CallFailed,
             Error::CallPanicked { .. } => ErrorKind::CallPanicked,
             Error::DuplicateName { .. } => ErrorKind::DuplicateName,
             Error::UnknownBackend { .. } => ErrorKind::UnknownBackend,
             Error::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
+            Error::LockUnreadable { .. } => ErrorKind::LockUnreadable,
+            Error::TrustUnreadable { .. } => ErrorKind::TrustUnreadable,
+            Error::KeyUnusable { .. } => ErrorKind::KeyUnusable,
+            Error::Unsigned { .. } => ErrorKind::Unsigned,
+            Error::BadSignature { .. } => ErrorKind::BadSignature,
+            Error::UntrustedKey { .. } => ErrorKind::UntrustedKey,
+            Error::NotLocked { .. } => ErrorKind::NotLocked,
+            Error::HashMismatch { .. } => ErrorKind::HashMismatch,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
             Error::InvalidCollectorConfig { .. } => ErrorKind::InvalidCollectorConfig,

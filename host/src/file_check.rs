@@ -4,16 +4,20 @@
 //! must be one the user controls: a regular file, inside a plugin directory
 //! (or reached through a link that stays inside one), not writable by anyone
 //! but its owner, and owned by the user or root. Then its ELF header is read
-//! to make sure `dlopen` gets a whole shared library for this machine.
+//! to make sure `dlopen` gets a whole shared library for this machine, and
+//! its metadata section, if any, is read from the file, as bytes.
 
 use std::fs::{self, File};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use object::ReadRef;
 use object::read::ReadCache;
 
 use crate::Error;
 use crate::elf::{self, ElfVerdict};
+use crate::lock::Locked;
+use crate::signature::Trust;
 
 /// What the checks may let through.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +26,10 @@ pub(crate) struct FilePolicy {
     pub(crate) plugin_dirs: Vec<PathBuf>,
     /// Skip the ownership, permission and link-target checks.
     pub(crate) allow_insecure_permissions: bool,
+    /// With `--locked`: the files allowed, by hash.
+    pub(crate) lock: Option<Locked>,
+    /// With `--require-signatures`: the keys a plugin file must be signed with.
+    pub(crate) trust: Option<Trust>,
 }
 
 impl FilePolicy {
@@ -32,11 +40,25 @@ impl FilePolicy {
                 .filter_map(|dir| dir.canonicalize().ok())
                 .collect(),
             allow_insecure_permissions,
+            lock: None,
+            trust: None,
         }
     }
 
-    /// Runs every check on `path`; the first failure is the answer.
-    pub(crate) fn check(&self, path: &Path) -> Result<(), Error> {
+    /// The same, refusing every file `lock` does not pin, and every file not
+    /// signed by a key of `trust`.
+    pub(crate) fn pinned(self, lock: Option<Locked>, trust: Option<Trust>) -> Self {
+        FilePolicy {
+            lock,
+            trust,
+            ..self
+        }
+    }
+
+    /// Runs every check on `path`; the first failure is the answer. Returns
+    /// the bytes of the file's metadata section (not yet decoded), or `None`
+    /// when it has none.
+    pub(crate) fn check(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
         let real = self.resolve(path)?;
         let metadata = fs::metadata(&real)?;
         if !metadata.is_file() {
@@ -47,21 +69,19 @@ impl FilePolicy {
         if !self.allow_insecure_permissions {
             check_permissions(path, &metadata)?;
         }
-        let file = File::open(&real)?;
-        match elf::inspect(&ReadCache::new(file), metadata.len()) {
-            ElfVerdict::SharedLibrary => Ok(()),
-            ElfVerdict::NotElf(what) => Err(Error::NotALibrary {
-                reason: format!("it is {what}, not an ELF shared library"),
-            }),
-            ElfVerdict::NotSharedLibrary(what) => Err(Error::NotALibrary {
-                reason: format!("it is {what}, not a shared library"),
-            }),
-            ElfVerdict::WrongMachine { found } => Err(Error::WrongArchitecture {
-                found,
-                expected: elf::host_machine(),
-            }),
-            ElfVerdict::Corrupt(reason) => Err(Error::CorruptLibrary { reason }),
+        if self.lock.is_some() || self.trust.is_some() {
+            // Pinned and signed files are checked by their bytes before
+            // anything reads them as a library.
+            let bytes = fs::read(&real)?;
+            if let Some(lock) = &self.lock {
+                lock.verify(&real, &bytes)?;
+            }
+            if let Some(trust) = &self.trust {
+                trust.verify(&real, &bytes)?;
+            }
+            return judge(bytes.as_slice(), bytes.len() as u64);
         }
+        judge(&ReadCache::new(File::open(&real)?), metadata.len())
     }
 
     /// The file a path finally names, refusing links that dangle, loop, or
@@ -78,6 +98,28 @@ impl FilePolicy {
             return Err(Error::SymlinkOutside { target });
         }
         Ok(target)
+    }
+}
+
+/// Judges a whole file of `len` bytes by its ELF headers, and returns its
+/// metadata section when it is a shared library for this machine.
+fn judge<'data, R: ReadRef<'data>>(data: R, len: u64) -> Result<Option<Vec<u8>>, Error> {
+    match elf::inspect(data, len) {
+        ElfVerdict::SharedLibrary => match elf::metadata_section(data) {
+            Ok(section) => Ok(section.map(<[u8]>::to_vec)),
+            Err(reason) => Err(Error::InvalidMetadataSection { reason }),
+        },
+        ElfVerdict::NotElf(what) => Err(Error::NotALibrary {
+            reason: format!("it is {what}, not an ELF shared library"),
+        }),
+        ElfVerdict::NotSharedLibrary(what) => Err(Error::NotALibrary {
+            reason: format!("it is {what}, not a shared library"),
+        }),
+        ElfVerdict::WrongMachine { found } => Err(Error::WrongArchitecture {
+            found,
+            expected: elf::host_machine(),
+        }),
+        ElfVerdict::Corrupt(reason) => Err(Error::CorruptLibrary { reason }),
     }
 }
 

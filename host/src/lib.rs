@@ -34,12 +34,16 @@ mod error;
 mod file_check;
 pub mod isolation;
 mod loader;
+pub mod lock;
 pub mod render;
 pub mod report;
 mod search_path;
 mod settings;
+pub mod signature;
 
-pub use catalog::{Call, Catalog, Configured, LoadOptions, Plugin, PluginInfo};
+pub use catalog::{
+    Call, Catalog, Configured, Listing, LoadOptions, MetadataSource, Plugin, PluginInfo,
+};
 pub use config::{CONFIG_ENV, Config, Violation};
 pub use error::{Error, ErrorKind, Problem};
 pub use floe_plugin_api::{ApiVersion, FLOE_API_VERSION, JsonObject};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use floe_plugin_api::JsonObject;
 use serde::Serialize;
 
-use crate::{Catalog, DirSource, ErrorKind, PluginInfo, Problem, SearchPath};
+use crate::{Catalog, DirSource, ErrorKind, Listing, PluginInfo, Problem, SearchPath};
 
 /// `list -o json`: where plugins were searched, what was found, what failed.
 #[derive(Debug, Serialize)]
@@ -55,6 +55,23 @@ impl<'a> ListReport<'a> {
     /// The report of `catalog`, loaded from `search_path`, with any
     /// `extra_problems` found afterwards (by calling the plugins, say).
     pub fn new(search_path: &SearchPath, catalog: &'a Catalog, extra_problems: &[Problem]) -> Self {
+        ListReport::of(
+            search_path,
+            catalog.plugins().iter().map(|plugin| plugin.info()),
+            catalog.problems().iter().chain(extra_problems),
+        )
+    }
+
+    /// The report of `listing`, read from `search_path` without loading.
+    pub fn of_listing(search_path: &SearchPath, listing: &'a Listing) -> Self {
+        ListReport::of(search_path, &listing.plugins, &listing.problems)
+    }
+
+    fn of<'p>(
+        search_path: &SearchPath,
+        plugins: impl IntoIterator<Item = &'a PluginInfo>,
+        problems: impl IntoIterator<Item = &'p Problem>,
+    ) -> Self {
         ListReport {
             search_path: search_path
                 .dirs()
@@ -65,17 +82,8 @@ impl<'a> ListReport<'a> {
                     exists: entry.dir.is_dir(),
                 })
                 .collect(),
-            plugins: catalog
-                .plugins()
-                .iter()
-                .map(|plugin| plugin.info())
-                .collect(),
-            problems: catalog
-                .problems()
-                .iter()
-                .chain(extra_problems)
-                .map(ProblemReport::from)
-                .collect(),
+            plugins: plugins.into_iter().collect(),
+            problems: problems.into_iter().map(ProblemReport::from).collect(),
         }
     }
 

@@ -4,7 +4,10 @@
 ///
 /// Invoke it once, at the root of the plugin crate, with the backend type.
 /// It records [`FLOE_API_VERSION`](crate::FLOE_API_VERSION) and the crate's own
-/// `version` from `Cargo.toml`, and exports the two symbols the host looks for.
+/// `version` from `Cargo.toml`, exports the two symbols the host looks for,
+/// and writes the backend's metadata into the library's
+/// [`.floe_plugin` section](crate::metadata), where the host reads it without
+/// loading the library.
 /// Every call into the backend (its settings schema, [`configure`], and the
 /// outputs built from the configured backend) is wrapped so that a panic
 /// becomes an error value instead of unwinding across the boundary.
@@ -24,6 +27,15 @@ macro_rules! export_backend {
             #[used]
             static API_VERSION_TAG: private::ApiVersionTag =
                 private::ApiVersionTag::new($crate::FLOE_API_VERSION);
+
+            $crate::__metadata_section!(private::Metadata {
+                floe_api_version: $crate::FLOE_API_VERSION,
+                name: <$backend as $crate::TelemetryBackend>::NAME,
+                version: env!("CARGO_PKG_VERSION"),
+                description: <$backend as $crate::TelemetryBackend>::DESCRIPTION,
+                self_hosted: <$backend as $crate::TelemetryBackend>::SELF_HOSTED,
+                signals: <$backend as $crate::TelemetryBackend>::SIGNALS,
+            });
 
             fn root_module() -> private::BackendModuleRef {
                 private::module::<$backend>(env!("CARGO_PKG_VERSION"))
@@ -47,12 +59,33 @@ macro_rules! export_backend {
     };
 }
 
+/// Places `$metadata`, a constant [`Metadata`](crate::metadata::Metadata),
+/// as a record in the `.floe_plugin` section; part of [`export_backend!`],
+/// not a public API (test fixtures use it to write records that lie).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __metadata_section {
+    ($metadata:expr) => {
+        const _: () = {
+            const METADATA: $crate::metadata::Metadata<'static> = $metadata;
+
+            // The exported name keeps the linker from discarding the section
+            // (a library's exports are roots of its garbage collection).
+            #[unsafe(link_section = ".floe_plugin")]
+            #[unsafe(export_name = "floe_telemetry_metadata")]
+            #[used]
+            static METADATA_RECORD: [u8; METADATA.encoded_len()] = METADATA.encode();
+        };
+    };
+}
+
 /// Support for [`export_backend!`]; not a public API.
 #[doc(hidden)]
 pub mod __private {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     pub use crate::abi::{ApiVersionTag, BackendModuleRef, CallResult};
+    pub use crate::metadata::Metadata;
     pub use abi_stable::library::{
         __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
@@ -69,6 +102,12 @@ pub mod __private {
     const _: () = assert!(const_str_eq(
         abi_stable::library::ROOT_MODULE_LOADER_NAME,
         "_1as_0lib_1header_0root_bmodule_bloader"
+    ));
+    // Likewise the metadata section and its symbol.
+    const _: () = assert!(const_str_eq(crate::metadata::SECTION, ".floe_plugin"));
+    const _: () = assert!(const_str_eq(
+        crate::metadata::SYMBOL,
+        "floe_telemetry_metadata"
     ));
 
     const fn const_str_eq(a: &str, b: &str) -> bool {

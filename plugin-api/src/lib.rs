@@ -137,6 +137,7 @@ pub mod abi;
 mod backend;
 mod error;
 mod export;
+pub mod metadata;
 mod version;
 
 pub use abi::Signals;

@@ -67,7 +67,11 @@ fn a_1_0_plugin_is_listed_beside_1_1_plugins() {
         "a 1.0 plugin does not say\n{list:#}"
     );
     assert_eq!(legacy["has_settings"], false);
+    // Built before plugins had a metadata section: loaded to be listed, in a
+    // process of its own.
+    assert_eq!(legacy["metadata"], "root_module", "{list:#}");
     assert_eq!(plugin(&list, "jaeger")["floe_api_version"], "1.1");
+    assert_eq!(plugin(&list, "jaeger")["metadata"], "section");
     // The only problems are the two plugins from the future.
     assert_eq!(problems(&list).len(), 2, "{list:#}");
     assert!(!mixed.marker.exists());

@@ -17,7 +17,12 @@ use crate::{BUNDLED, Dir, bundled_plugin, fixture_plugin, floe_telemetry_binary}
 /// When a corpus file shows its problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// While the file is checked or loaded: `list` already reports it.
+    /// From the file alone (its type, permissions, ELF headers, metadata
+    /// section and the API version in it), or, for a file without a metadata
+    /// section, when `list` loads it in a process of its own: `list` reports it.
+    File,
+    /// Only when the plugin is loaded: its metadata section is sound, so
+    /// `list`, which loads nothing, shows it as a plugin; `check` reports it.
     Load,
     /// Only when the plugin is called: `list` shows it as a plugin.
     Call,
@@ -35,7 +40,7 @@ pub struct Entry {
     /// Whether the problem, by its nature, ends the process that meets it
     /// (an abort, a crash, an exit, a hang): only an isolated host survives it.
     pub fatal_in_process: bool,
-    /// The backend name it claims, for plugins that load.
+    /// The backend name it claims, for plugins `list` shows.
     pub name: Option<&'static str>,
 }
 
@@ -56,45 +61,82 @@ const FIXTURES: &[(&str, &str, Phase, bool, Option<&str>)] = &[
     (
         "not-a-plugin",
         "not_a_floe_plugin",
-        Phase::Load,
+        Phase::File,
         false,
         None,
     ),
-    ("other-layout", "abi_mismatch", Phase::Load, false, None),
+    ("other-layout", "abi_mismatch", Phase::File, false, None),
     (
         "future-2-0",
         "api_version_incompatible",
-        Phase::Load,
+        Phase::File,
         false,
         None,
     ),
     (
         "future-1-2",
         "api_version_incompatible",
-        Phase::Load,
+        Phase::File,
         false,
         None,
     ),
     (
         "api-malformed",
         "api_version_malformed",
-        Phase::Load,
+        Phase::File,
         false,
         None,
     ),
-    ("dup-jaeger", "duplicate_name", Phase::Load, false, None),
-    ("panic-in-load", "plugin_crashed", Phase::Load, true, None),
-    ("abort-in-load", "plugin_crashed", Phase::Load, true, None),
-    ("segv-in-load", "plugin_crashed", Phase::Load, true, None),
+    ("dup-jaeger", "duplicate_name", Phase::File, false, None),
+    (
+        "section-mismatch",
+        "metadata_mismatch",
+        Phase::Load,
+        false,
+        Some("section-mismatch"),
+    ),
+    (
+        "panic-in-load",
+        "plugin_crashed",
+        Phase::Load,
+        true,
+        Some("panic-in-load"),
+    ),
+    (
+        "abort-in-load",
+        "plugin_crashed",
+        Phase::Load,
+        true,
+        Some("abort-in-load"),
+    ),
+    (
+        "segv-in-load",
+        "plugin_crashed",
+        Phase::Load,
+        true,
+        Some("segv-in-load"),
+    ),
     (
         "stack-overflow-in-load",
         "plugin_crashed",
         Phase::Load,
         true,
-        None,
+        Some("stack-overflow-in-load"),
     ),
-    ("exit-in-load", "plugin_crashed", Phase::Load, true, None),
-    ("hang-in-load", "timed_out", Phase::Load, true, None),
+    (
+        "exit-in-load",
+        "plugin_crashed",
+        Phase::Load,
+        true,
+        Some("exit-in-load"),
+    ),
+    (
+        "hang-in-load",
+        "timed_out",
+        Phase::Load,
+        true,
+        Some("hang-in-load"),
+    ),
     (
         "invalid-json",
         "invalid_output",
@@ -181,7 +223,7 @@ impl Corpus {
             .collect();
         let jaeger = bundled_plugin("jaeger");
 
-        let load = Phase::Load;
+        let load = Phase::File;
         add(
             dir.write("plugins/empty.so", b""),
             "not_a_library",
