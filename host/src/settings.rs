@@ -20,9 +20,16 @@ pub(crate) fn violations(
     name: &str,
 ) -> Result<Vec<Violation>, Error> {
     let schema = Value::Object(schema.clone());
-    let validator = jsonschema::validator_for(&schema).map_err(|error| Error::InvalidSchema {
-        reason: error.to_string(),
-    })?;
+    // Patterns come from the plugin: the `regex` engine matches in linear
+    // time, so no pattern can make validation hang, where the default
+    // backtracking engine could. A pattern it cannot take (look-around) is
+    // reported like any other invalid schema.
+    let validator = jsonschema::options()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(&schema)
+        .map_err(|error| Error::InvalidSchema {
+            reason: error.to_string(),
+        })?;
     let instance = Value::Object(settings.clone());
     let mut found = Vec::new();
     for error in validator.iter_errors(&instance) {
@@ -151,6 +158,26 @@ mod tests {
             Value::Object(object) => object,
             other => panic!("{other} is not an object"),
         }
+    }
+
+    #[test]
+    fn a_pattern_built_to_backtrack_is_matched_in_linear_time() {
+        // Exponential for a backtracking engine on a non-matching input.
+        let schema = object(json!({
+            "type": "object",
+            "properties": {"name": {"type": "string", "pattern": "^(a+)+$"}}
+        }));
+        let settings = object(json!({"name": format!("{}b", "a".repeat(64))}));
+        let found = violations(&schema, &settings, "config", "hostile").unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].path, "config.name");
+    }
+
+    #[test]
+    fn a_pattern_the_engine_cannot_take_is_an_invalid_schema() {
+        let schema = object(json!({"properties": {"x": {"pattern": "(?=a)"}}}));
+        let error = violations(&schema, &JsonObject::new(), "config", "x").unwrap_err();
+        assert!(matches!(error, Error::InvalidSchema { .. }), "{error}");
     }
 
     fn schema() -> JsonObject {
