@@ -633,20 +633,30 @@ pub struct Catalog {
     problems: Vec<Problem>,
 }
 
+/// The candidate files on `search_path`, the problems met finding them, and
+/// the checks every candidate must pass under `options`.
+fn candidates(
+    search_path: &SearchPath,
+    options: &LoadOptions,
+) -> (Vec<PathBuf>, Vec<Problem>, FilePolicy) {
+    let (candidates, problems) = search_path.candidates();
+    let dirs: Vec<PathBuf> = search_path
+        .dirs()
+        .iter()
+        .map(|entry| entry.dir.clone())
+        .collect();
+    let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
+        .pinned(options.lock.clone(), options.trust.clone());
+    (candidates, problems, policy)
+}
+
 impl Catalog {
     /// Loads every candidate on `search_path`, in order. A file that fails is
     /// recorded as a [`Problem`] and the others are still loaded; of two
     /// plugins with the same name, the first found is kept.
     pub fn load(search_path: &SearchPath, options: &LoadOptions) -> Catalog {
         let _span = tracing::info_span!("scan").entered();
-        let (candidates, problems) = search_path.candidates();
-        let dirs: Vec<PathBuf> = search_path
-            .dirs()
-            .iter()
-            .map(|entry| entry.dir.clone())
-            .collect();
-        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
-            .pinned(options.lock.clone(), options.trust.clone());
+        let (candidates, problems, policy) = candidates(search_path, options);
         let mut catalog = Catalog {
             plugins: Vec::new(),
             problems,
@@ -678,14 +688,7 @@ impl Catalog {
     /// `isolation`, never in this one.
     pub fn list(search_path: &SearchPath, options: &LoadOptions, isolation: &Isolation) -> Listing {
         let _span = tracing::info_span!("scan", load = false).entered();
-        let (candidates, problems) = search_path.candidates();
-        let dirs: Vec<PathBuf> = search_path
-            .dirs()
-            .iter()
-            .map(|entry| entry.dir.clone())
-            .collect();
-        let policy = FilePolicy::new(&dirs, options.allow_insecure_permissions)
-            .pinned(options.lock.clone(), options.trust.clone());
+        let (candidates, problems, policy) = candidates(search_path, options);
         let read = candidates.into_iter().map(|path| {
             let info = match declared_info(&policy, &path) {
                 Ok(Some(info)) => Ok(info),

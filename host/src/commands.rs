@@ -272,10 +272,7 @@ fn document(
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
-    // Other plugins' problems do not stop this one, but the user should know.
-    for problem in catalog.problems() {
-        eprintln!("warning: {problem}");
-    }
+    warn_about_problems(catalog);
     let name = match selected(args.name.as_deref(), &config).as_slice() {
         [name] => name.clone(),
         names => {
@@ -309,6 +306,14 @@ fn document(
     }
 }
 
+/// Other plugins' problems do not stop a command about some plugins, but the
+/// user should know.
+fn warn_about_problems(catalog: &Catalog) {
+    for problem in catalog.problems() {
+        eprintln!("warning: {problem}");
+    }
+}
+
 /// `render collector` (`call` the exporter fragment) or `render helm` (the
 /// Helm values): every selected backend, composed onto --base.
 fn render(
@@ -321,9 +326,7 @@ fn render(
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
-    for problem in catalog.problems() {
-        eprintln!("warning: {problem}");
-    }
+    warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
         Err(error) => return Ok(fail(&error)),
