@@ -313,66 +313,49 @@ fn assert_refused(name: &str, settings: Value, paths: &[&str]) -> TestOutput {
 
 #[test]
 fn invalid_jaeger_settings_are_refused_with_their_path() {
-    assert_refused(
-        "jaeger",
-        json!({"endpoint": 4317}),
-        &["backends[1].config.endpoint"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"endpoint": "jaeger-collector"}),
-        &["backends[1].config.endpoint"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"endpoint": "http://jaeger:4317"}),
-        &["backends[1].config.endpoint"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"endpoint": "jaeger:99999"}),
-        &["backends[1].config.endpoint"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"protocol": "thrift"}),
-        &["backends[1].config.protocol"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"tls": {"insecure": "yes"}}),
-        &["backends[1].config.tls.insecure"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"tls": {"insecure": true, "ca_file": "/ca.pem"}}),
-        &["backends[1].config.tls.insecure"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"tls": {"insecur": true}}),
-        &["backends[1].config.tls.insecur"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"chart": "v3"}),
-        &["backends[1].config.chart"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"storage": {"type": "memory"}}),
-        &["backends[1].config.storage.type"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"chart": "v2", "storage": {"type": "badger"}}),
-        &["backends[1].config.storage.type"],
-    );
-    assert_refused(
-        "jaeger",
-        json!({"service_type": "LoadBalancer"}),
-        &["backends[1].config.service_type"],
-    );
+    for (settings, path) in [
+        (json!({"endpoint": 4317}), "backends[1].config.endpoint"),
+        (
+            json!({"endpoint": "jaeger-collector"}),
+            "backends[1].config.endpoint",
+        ),
+        (
+            json!({"endpoint": "http://jaeger:4317"}),
+            "backends[1].config.endpoint",
+        ),
+        (
+            json!({"endpoint": "jaeger:99999"}),
+            "backends[1].config.endpoint",
+        ),
+        (json!({"protocol": "thrift"}), "backends[1].config.protocol"),
+        (
+            json!({"tls": {"insecure": "yes"}}),
+            "backends[1].config.tls.insecure",
+        ),
+        (
+            json!({"tls": {"insecure": true, "ca_file": "/ca.pem"}}),
+            "backends[1].config.tls.insecure",
+        ),
+        (
+            json!({"tls": {"insecur": true}}),
+            "backends[1].config.tls.insecur",
+        ),
+        (json!({"chart": "v3"}), "backends[1].config.chart"),
+        (
+            json!({"storage": {"type": "memory"}}),
+            "backends[1].config.storage.type",
+        ),
+        (
+            json!({"chart": "v2", "storage": {"type": "badger"}}),
+            "backends[1].config.storage.type",
+        ),
+        (
+            json!({"service_type": "LoadBalancer"}),
+            "backends[1].config.service_type",
+        ),
+    ] {
+        assert_refused("jaeger", settings, &[path]);
+    }
     assert_refused(
         "jaeger",
         json!({"resources": {"limits": {"memory": "lots"}}}),
@@ -393,26 +376,20 @@ fn invalid_datadog_settings_are_refused_with_their_path() {
             .contains(r#""datadoghq.xx" is not one of ["datadoghq.com", "#),
         "{output}"
     );
-    assert_refused(
-        "datadog",
-        json!({"site": true}),
-        &["backends[1].config.site"],
-    );
-    assert_refused(
-        "datadog",
-        json!({"sites": "datadoghq.eu"}),
-        &["backends[1].config.sites"],
-    );
-    assert_refused(
-        "datadog",
-        json!({"api_key_env": "1BAD-NAME"}),
-        &["backends[1].config.api_key_env"],
-    );
-    assert_refused(
-        "datadog",
-        json!({"signals": ["traces", "profiles"]}),
-        &["backends[1].config.signals[1]"],
-    );
+    for (settings, path) in [
+        (json!({"site": true}), "backends[1].config.site"),
+        (json!({"sites": "datadoghq.eu"}), "backends[1].config.sites"),
+        (
+            json!({"api_key_env": "1BAD-NAME"}),
+            "backends[1].config.api_key_env",
+        ),
+        (
+            json!({"signals": ["traces", "profiles"]}),
+            "backends[1].config.signals[1]",
+        ),
+    ] {
+        assert_refused("datadog", settings, &[path]);
+    }
     assert_refused(
         "datadog",
         json!({"signals": []}),
@@ -422,31 +399,24 @@ fn invalid_datadog_settings_are_refused_with_their_path() {
 
 #[test]
 fn invalid_grafana_cloud_settings_are_refused_with_their_path() {
-    assert_refused(
-        "grafana-cloud",
-        json!({"zone": "eu"}),
-        &["backends[1].config.zone"],
-    );
-    assert_refused(
-        "grafana-cloud",
-        json!({"endpoint": "http://otlp.example"}),
-        &["backends[1].config.endpoint"],
-    );
-    assert_refused(
-        "grafana-cloud",
-        json!({"zone": "prod-eu-west-2", "endpoint": "https://otlp.example/otlp"}),
-        &["backends[1].config.zone"],
-    );
-    assert_refused(
-        "grafana-cloud",
-        json!({"auth": "oauth"}),
-        &["backends[1].config.auth"],
-    );
-    assert_refused(
-        "grafana-cloud",
-        json!({"auth": "header", "api_token_env": "T"}),
-        &["backends[1].config.api_token_env"],
-    );
+    for (settings, path) in [
+        (json!({"zone": "eu"}), "backends[1].config.zone"),
+        (
+            json!({"endpoint": "http://otlp.example"}),
+            "backends[1].config.endpoint",
+        ),
+        (
+            json!({"zone": "prod-eu-west-2", "endpoint": "https://otlp.example/otlp"}),
+            "backends[1].config.zone",
+        ),
+        (json!({"auth": "oauth"}), "backends[1].config.auth"),
+        (
+            json!({"auth": "header", "api_token_env": "T"}),
+            "backends[1].config.api_token_env",
+        ),
+    ] {
+        assert_refused("grafana-cloud", settings, &[path]);
+    }
     assert_refused(
         "grafana-cloud",
         json!({"region": "prod-eu-west-2"}),
