@@ -767,17 +767,35 @@ impl Catalog {
     /// `name` with its settings from `config`, or its defaults when `config`
     /// does not list it.
     pub fn configure(&self, config: &Config, name: &str) -> Result<Configured<'_>, Error> {
-        let plugin = self.get(name)?;
-        let (settings, defaults_violations) = match config.entry(name) {
-            Some(entry) => (entry.settings.clone(), Vec::new()),
-            None => {
-                let prefix = format!("(defaults of {name})");
-                let found = plugin.settings_violations(&JsonObject::new(), &prefix)?;
-                (JsonObject::new(), found)
-            }
-        };
+        let mut configured = self.configure_all(config, &[name])?;
+        Ok(configured.remove(0))
+    }
+
+    /// [`Catalog::configure`] for each of `names`, validating `config` once:
+    /// every violation, in the file and in the defaults of backends it does
+    /// not list, is reported together, before any backend is called.
+    pub fn configure_all<'c>(
+        &'c self,
+        config: &Config,
+        names: &[&str],
+    ) -> Result<Vec<Configured<'c>>, Error> {
+        let mut configured = Vec::with_capacity(names.len());
+        let mut defaults_violations = Vec::new();
+        for &name in names {
+            let plugin = self.get(name)?;
+            let settings = match config.entry(name) {
+                Some(entry) => entry.settings.clone(),
+                None => {
+                    let prefix = format!("(defaults of {name})");
+                    let empty = JsonObject::new();
+                    defaults_violations.extend(plugin.settings_violations(&empty, &prefix)?);
+                    empty
+                }
+            };
+            configured.push(Configured { plugin, settings });
+        }
         self.validate_with(config, defaults_violations)?;
-        Ok(Configured { plugin, settings })
+        Ok(configured)
     }
 
     fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {

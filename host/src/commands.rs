@@ -332,13 +332,10 @@ fn render(
         Err(error) => return Ok(fail(&error)),
     };
     // Every backend's settings are checked before any is called.
-    let mut configured = Vec::new();
-    for name in config.selected() {
-        match catalog.configure(&config, name) {
-            Ok(backend) => configured.push(backend),
-            Err(error) => return Ok(fail(&error)),
-        }
-    }
+    let configured = match catalog.configure_all(&config, &config.selected()) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(fail(&error)),
+    };
     let mut outputs = Vec::new();
     for backend in &configured {
         let info = backend.plugin().info();
@@ -436,12 +433,14 @@ fn check_connection(
         Err(error) => return Ok(fail(&error)),
     };
     // Every backend's settings are checked before any address is tried.
+    let names = selected(name, &config);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let all = match catalog.configure_all(&config, &names) {
+        Ok(all) => all,
+        Err(error) => return Ok(fail(&error)),
+    };
     let mut targets = Vec::new();
-    for name in selected(name, &config) {
-        let configured = match catalog.configure(&config, &name) {
-            Ok(configured) => configured,
-            Err(error) => return Ok(fail(&error)),
-        };
+    for (name, configured) in names.iter().zip(&all) {
         let path = configured.plugin().info().path.display();
         match configured.endpoints() {
             Ok(endpoints) if endpoints.is_empty() => {
@@ -451,7 +450,7 @@ fn check_connection(
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.clone(), e))),
+            Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.to_string(), e))),
             Err(error) => {
                 eprintln!("error: {path}: {error}");
                 return Ok(ExitCode::FAILURE);
