@@ -64,10 +64,7 @@ fn plugin_dir() -> PathBuf {
 fn benches(c: &mut Criterion) {
     let dir = plugin_dir();
     let search_path = SearchPath::new(std::slice::from_ref(&dir), None, false);
-    let worker = Isolation {
-        worker: dir.join("floe-telemetry"),
-        timeout: Duration::from_secs(10),
-    };
+    let worker = Isolation::new(Duration::from_secs(10));
 
     // What `list` does: read each file's metadata section, load nothing.
     c.bench_function("catalog_list_3_bundled", |b| {
@@ -110,10 +107,7 @@ fn benches(c: &mut Criterion) {
     // The same with every plugin in a process of its own: the cost of
     // `--isolate`, a process start, a load and one message per plugin.
     let isolated = LoadOptions {
-        isolation: Some(Isolation {
-            worker: dir.join("floe-telemetry"),
-            timeout: Duration::from_secs(10),
-        }),
+        isolation: Some(Isolation::new(Duration::from_secs(10))),
         ..LoadOptions::default()
     };
     c.bench_function("catalog_load_3_bundled_isolated", |b| {

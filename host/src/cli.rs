@@ -209,10 +209,6 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
     },
-    /// Load one plugin and answer calls on stdin; how plugins run in a
-    /// process of their own.
-    #[command(name = floe_host::isolation::WORKER_SUBCOMMAND, hide = true)]
-    PluginWorker { path: PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::signature::{self, Trust};
 use floe_host::{
     Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
-    PLUGIN_PATH_ENV, SearchPath, isolation,
+    PLUGIN_PATH_ENV, SearchPath, Selection,
 };
 use serde::Serialize;
 
@@ -34,10 +34,6 @@ const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(cli: Cli) -> io::Result<ExitCode> {
-    if let Command::PluginWorker { path } = &cli.command {
-        isolation::serve(path)?;
-        return Ok(ExitCode::SUCCESS);
-    }
     // Keys and signatures concern files named on the command line, not the
     // plugins found.
     match &cli.command {
@@ -67,72 +63,79 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         },
         _ => None,
     };
-    if let Command::List { .. } | Command::Lock { .. } = cli.command {
-        // `list` loads nothing: it reads each file's metadata section. Only a
-        // plugin built without one is loaded, and never into this process.
-        let options = LoadOptions {
-            isolation: None,
-            allow_insecure_permissions: cli.load.allow_insecure_permissions,
-            lock,
-            trust,
-        };
-        let isolation = Isolation::through_current_exe(plugin_timeout)?;
-        let listing = Catalog::list(&search_path, &options, &isolation);
-        return match cli.command {
-            Command::List { output } => list(&search_path, &listing, output, cli.verbose > 0),
-            Command::Lock { file } => write_lock(&listing, &file),
-            _ => unreachable!("matched above"),
-        };
-    }
+    let isolation = Isolation::new(plugin_timeout);
     // Calling a plugin is where a broken one does harm, so those commands
-    // isolate unless told otherwise; `check` exists to survive broken plugins.
+    // isolate unless told otherwise; `check` exists to survive broken
+    // plugins; `list` and `lock` load only in processes of their own.
     let isolate = match cli.command {
-        Command::Check { .. } => true,
-        Command::ExporterConfig(_)
-        | Command::HelmValues(_)
-        | Command::Render(_)
-        | Command::Schema { .. }
-        | Command::CheckConnection { .. } => !cli.load.in_process,
-        Command::List { .. }
-        | Command::Lock { .. }
-        | Command::Keygen { .. }
-        | Command::Sign { .. }
-        | Command::PluginWorker { .. } => unreachable!("handled above"),
+        Command::Check { .. } | Command::List { .. } | Command::Lock { .. } => true,
+        _ => !cli.load.in_process,
     };
     let options = LoadOptions {
-        isolation: if isolate {
-            Some(Isolation::through_current_exe(plugin_timeout)?)
-        } else {
-            None
-        },
+        isolation: isolate.then(|| isolation.clone()),
         allow_insecure_permissions: cli.load.allow_insecure_permissions,
         lock,
         trust,
     };
-    let catalog = Catalog::load(&search_path, &options);
-    let config = cli.config.as_deref();
-    match cli.command {
-        Command::List { .. }
-        | Command::Lock { .. }
-        | Command::Keygen { .. }
-        | Command::Sign { .. } => unreachable!("handled above"),
-        Command::ExporterConfig(args) => {
-            document(&catalog, config, &args, Call::GetOtlpExporterConfig)
+    match &cli.command {
+        Command::List { output } => {
+            // `list` loads nothing: it reads each file's metadata section.
+            let listing = Catalog::list(&search_path, &options, &isolation);
+            return list(&search_path, &listing, *output, cli.verbose > 0);
         }
-        Command::HelmValues(args) => document(&catalog, config, &args, Call::GetHelmValuesOverride),
+        Command::Lock { file } => {
+            let listing = Catalog::lock_listing(&search_path, &options, &isolation);
+            return write_lock(&listing, file);
+        }
+        _ => {}
+    }
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    if let Command::Check { output } = cli.command {
+        return check(&search_path, &options, &config, output);
+    }
+    // Only the files providing the backends this command is about are
+    // loaded, and those the configuration names: it is validated whole.
+    let mut names = match &cli.command {
+        Command::ExporterConfig(args) | Command::HelmValues(args) => {
+            selected(args.name.as_deref(), &config)
+        }
+        Command::Schema { name, .. } => vec![name.clone()],
+        Command::CheckConnection { name, .. } => selected(name.as_deref(), &config),
+        _ => config.selected().into_iter().map(str::to_owned).collect(),
+    };
+    for entry in config.backends() {
+        if !names.contains(&entry.backend) {
+            names.push(entry.backend.clone());
+        }
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let catalog = Catalog::load_selected(&search_path, &options, Selection::Names(&names));
+    match cli.command {
+        Command::ExporterConfig(args) => {
+            document(&catalog, &config, &args, Call::GetOtlpExporterConfig)
+        }
+        Command::HelmValues(args) => {
+            document(&catalog, &config, &args, Call::GetHelmValuesOverride)
+        }
         Command::Render(RenderCommand::Collector(args)) => {
-            render(&catalog, config, &args, Call::GetOtlpExporterConfig)
+            render(&catalog, &config, &args, Call::GetOtlpExporterConfig)
         }
         Command::Render(RenderCommand::Helm(args)) => {
-            render(&catalog, config, &args, Call::GetHelmValuesOverride)
+            render(&catalog, &config, &args, Call::GetHelmValuesOverride)
         }
-        Command::Check { output } => check(&search_path, &catalog, config, output),
         Command::Schema { name, output } => schema(&catalog, &name, output),
         Command::CheckConnection { name, output } => {
             let timeout = cli.load.timeout.unwrap_or(CONNECTION_TIMEOUT);
-            check_connection(&catalog, config, name.as_deref(), timeout, output)
+            check_connection(&catalog, &config, name.as_deref(), timeout, output)
         }
-        Command::PluginWorker { .. } => unreachable!("handled above"),
+        Command::List { .. }
+        | Command::Lock { .. }
+        | Command::Check { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. } => unreachable!("handled above"),
     }
 }
 
@@ -169,6 +172,7 @@ fn fail(error: &Error) -> ExitCode {
             ExitCode::from(USAGE)
         }
         ErrorKind::UnknownBackend
+        | ErrorKind::Refused
         | ErrorKind::ConfigUnreadable
         | ErrorKind::HelmConflict
         | ErrorKind::LockUnreadable
@@ -264,16 +268,12 @@ fn write_lock(listing: &Listing, file: &Path) -> io::Result<ExitCode> {
 
 fn document(
     catalog: &Catalog,
-    config: Option<&Path>,
+    config: &Config,
     args: &DocumentArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
-        Ok(config) => config,
-        Err(error) => return Ok(fail(&error)),
-    };
     warn_about_problems(catalog);
-    let name = match selected(args.name.as_deref(), &config).as_slice() {
+    let name = match selected(args.name.as_deref(), config).as_slice() {
         [name] => name.clone(),
         names => {
             eprintln!(
@@ -285,7 +285,7 @@ fn document(
             return Ok(ExitCode::from(USAGE));
         }
     };
-    let configured = match catalog.configure(&config, &name) {
+    let configured = match catalog.configure(config, &name) {
         Ok(configured) => configured,
         Err(error) => return Ok(fail(&error)),
     };
@@ -318,21 +318,17 @@ fn warn_about_problems(catalog: &Catalog) {
 /// Helm values): every selected backend, composed onto --base.
 fn render(
     catalog: &Catalog,
-    config: Option<&Path>,
+    config: &Config,
     args: &RenderArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
-        Ok(config) => config,
-        Err(error) => return Ok(fail(&error)),
-    };
     warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
         Err(error) => return Ok(fail(&error)),
     };
     // Every backend's settings are checked before any is called.
-    let configured = match catalog.configure_all(&config, &config.selected()) {
+    let configured = match catalog.configure_all(config, &config.selected()) {
         Ok(configured) => configured,
         Err(error) => return Ok(fail(&error)),
     };
@@ -423,19 +419,15 @@ struct EndpointReport {
 
 fn check_connection(
     catalog: &Catalog,
-    config: Option<&Path>,
+    config: &Config,
     name: Option<&str>,
     timeout: Duration,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
-        Ok(config) => config,
-        Err(error) => return Ok(fail(&error)),
-    };
     // Every backend's settings are checked before any address is tried.
-    let names = selected(name, &config);
+    let names = selected(name, config);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let all = match catalog.configure_all(&config, &names) {
+    let all = match catalog.configure_all(config, &names) {
         Ok(all) => all,
         Err(error) => return Ok(fail(&error)),
     };
@@ -498,22 +490,18 @@ fn check_connection(
 
 fn check(
     search_path: &SearchPath,
-    catalog: &Catalog,
-    config: Option<&Path>,
+    options: &LoadOptions,
+    config: &Config,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
-        Ok(config) => config,
-        Err(error) => return Ok(fail(&error)),
-    };
     // Settings are checked before any plugin is called, as for the other
     // commands; an invalid configuration is a usage error, not a problem of
     // the plugins.
-    if let Err(error) = catalog.validate(&config) {
-        return Ok(fail(&error));
-    }
-    let call_problems = catalog.check_calls(&config);
-    let report = ListReport::new(search_path, catalog, &call_problems);
+    let checked = match Catalog::check(search_path, options, config) {
+        Ok(checked) => checked,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let report = ListReport::of_checked(search_path, &checked);
     let mut stdout = io::stdout().lock();
     match output {
         CheckFormat::Json => print(&mut stdout, &report, Format::Json)?,

@@ -232,11 +232,33 @@ pub enum Error {
     },
 
     /// The process to run the plugin in could not be started.
-    #[error("cannot start a process for the plugin ({reason}); check that {} can be run", worker.display())]
+    #[error(
+        "cannot start a process for the plugin ({reason}); check the limits on processes and \
+         open files (`ulimit -u`, `ulimit -n`)"
+    )]
     WorkerSpawn {
-        /// The executable.
-        worker: PathBuf,
         /// The operating system's error.
+        reason: String,
+    },
+
+    /// The file changed between being selected and being loaded.
+    #[error(
+        "it changed while it was being loaded (its metadata section now says something else), \
+         so it was not used; if a plugin is being installed, run the command again"
+    )]
+    ChangedWhileLoading,
+
+    /// The file that provides a backend was refused.
+    #[error(
+        "backend {name:?} is provided by {}, which was refused: {reason}",
+        path.display()
+    )]
+    Refused {
+        /// The backend asked for.
+        name: String,
+        /// The file that claims it.
+        path: PathBuf,
+        /// Why it was refused.
         reason: String,
     },
 
@@ -490,6 +512,10 @@ pub enum ErrorKind {
     Protocol,
     /// [`Error::WorkerSpawn`]
     WorkerSpawn,
+    /// [`Error::ChangedWhileLoading`]
+    ChangedWhileLoading,
+    /// [`Error::Refused`]
+    Refused,
     /// [`Error::NotALibrary`]
     NotALibrary,
     /// [`Error::NotAFloePlugin`]
@@ -560,6 +586,8 @@ impl Error {
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::Isolated { kind, .. } => *kind,
             Error::WorkerSpawn { .. } => ErrorKind::WorkerSpawn,
+            Error::ChangedWhileLoading => ErrorKind::ChangedWhileLoading,
+            Error::Refused { .. } => ErrorKind::Refused,
             Error::NotALibrary { .. } => ErrorKind::NotALibrary,
             Error::NotAFloePlugin { .. } => ErrorKind::NotAFloePlugin,
             Error::ApiVersionMalformed { .. } => ErrorKind::ApiVersionMalformed,

@@ -6,7 +6,7 @@
 //! it becomes a [`Problem`] naming the file, what is wrong and what to do.
 //!
 //! ```no_run
-//! use floe_host::{Catalog, LoadOptions, SearchPath};
+//! use floe_host::{Catalog, LoadOptions, SearchPath, Selection};
 //!
 //! // --plugin-dir flags, then $FLOE_PLUGIN_PATH, then the default directories.
 //! let search_path = SearchPath::new(
@@ -14,7 +14,12 @@
 //!     std::env::var_os(floe_host::PLUGIN_PATH_ENV).as_deref(),
 //!     true,
 //! );
-//! let catalog = Catalog::load(&search_path, &LoadOptions::default());
+//! // Only the file that provides jaeger is loaded, in a process of its own.
+//! let options = LoadOptions {
+//!     isolation: Some(floe_host::Isolation::new(std::time::Duration::from_secs(10))),
+//!     ..LoadOptions::default()
+//! };
+//! let catalog = Catalog::load_selected(&search_path, &options, Selection::Names(&["jaeger"]));
 //! for problem in catalog.problems() {
 //!     eprintln!("warning: {problem}");
 //! }
@@ -25,27 +30,39 @@
 //! ```
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
+// The stages of the pipeline, in order; each uses only those before it.
+mod call;
 mod catalog;
+mod discover;
+mod info;
+#[allow(unsafe_code)]
+mod loader;
+#[allow(unsafe_code)]
+mod os;
+mod plugin;
+mod search_path;
+mod select;
+mod supervise;
+mod verify;
+
 pub mod config;
 pub mod connection;
 mod elf;
 mod error;
-mod file_check;
-pub mod isolation;
-mod loader;
 pub mod lock;
 pub mod render;
 pub mod report;
-mod search_path;
 mod settings;
 pub mod signature;
 
-pub use catalog::{
-    Call, Catalog, Configured, Listing, LoadOptions, MetadataSource, Plugin, PluginInfo,
-};
+pub use catalog::{Catalog, Checked, Configured, Listing};
 pub use config::{CONFIG_ENV, Config, Violation};
 pub use error::{Error, ErrorKind, Problem};
 pub use floe_plugin_api::{ApiVersion, FLOE_API_VERSION, JsonObject};
-pub use isolation::Isolation;
+pub use info::{Call, MetadataSource, PluginInfo};
+pub use plugin::{LoadOptions, Plugin};
 pub use search_path::{DirSource, LIBRARY_SUFFIX, PLUGIN_PATH_ENV, SearchDir, SearchPath};
+pub use select::Selection;
+pub use supervise::Isolation;

@@ -56,19 +56,19 @@ pub struct Locked {
 }
 
 impl Lock {
-    /// Pins every plugin of `listing`: hashes each file.
+    /// Pins every plugin of `listing` (from [`Catalog::lock_listing`](crate::Catalog::lock_listing)),
+    /// with the hash of the very bytes that were loaded and checked.
     pub fn of(listing: &Listing) -> Result<Lock, Error> {
         let plugins = listing
             .plugins
             .iter()
-            .map(|info| {
-                let path = info.path.canonicalize()?;
-                let sha256 = sha256_hex(&fs::read(&path)?);
+            .zip(&listing.sha256)
+            .map(|(info, sha256)| {
                 Ok(LockedPlugin {
                     name: info.name.clone(),
                     version: info.version.clone(),
-                    path,
-                    sha256,
+                    path: info.path.canonicalize()?,
+                    sha256: sha256.clone(),
                 })
             })
             .collect::<Result<_, Error>>()?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use floe_plugin_api::JsonObject;
 use serde::Serialize;
 
-use crate::{Catalog, DirSource, ErrorKind, Listing, PluginInfo, Problem, SearchPath};
+use crate::{Catalog, Checked, DirSource, ErrorKind, Listing, PluginInfo, Problem, SearchPath};
 
 /// `list -o json`: where plugins were searched, what was found, what failed.
 #[derive(Debug, Serialize)]
@@ -60,6 +60,11 @@ impl<'a> ListReport<'a> {
             catalog.plugins().iter().map(|plugin| plugin.info()),
             catalog.problems().iter().chain(extra_problems),
         )
+    }
+
+    /// The report of what `check` found.
+    pub fn of_checked(search_path: &SearchPath, checked: &'a Checked) -> Self {
+        ListReport::of(search_path, &checked.plugins, &checked.problems)
     }
 
     /// The report of `listing`, read from `search_path` without loading.

@@ -148,11 +148,15 @@ fn plugins_claiming_1_2_or_2_0_are_refused_naming_both_versions() {
         );
         assert!(error.contains(advice), "{error}");
     }
-    // Asked for by name, the backend does not exist, and nothing of it ran.
+    // Asked for by name, the backend is refused, with the reason, and
+    // nothing of it ran.
     let output = mixed.run(&["exporter-config", "future"]);
     output.assert_code(2);
     assert!(
-        output.stderr.contains("no backend named \"future\""),
+        output.stderr.contains(&format!(
+            "error: backend \"future\" is provided by {}, which was refused: built for plugin API",
+            mixed.library("future-1-2").display()
+        )),
         "{output}"
     );
 }

@@ -1,0 +1,243 @@
+//! The process calls that the standard library does not wrap, for the
+//! supervisor: forking a plugin process, and fencing it in. With `loader`,
+//! the only modules with `unsafe` code.
+//!
+//! A plugin process is a fork of the host, not a new executable: the host is
+//! already initialised, so a plugin process costs a `fork` and a `dlopen`
+//! instead of an `exec`, a dynamic link and a second start-up. A fork is only
+//! sound while the host has one thread, which the supervisor keeps true: it
+//! never starts a thread, and waits on its plugin processes with `poll`.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use rustix::process::{Pid, Signal};
+
+/// Which side of a fork this is.
+pub(crate) enum Forked {
+    /// The host: here is the plugin process.
+    Parent(Pid),
+    /// The plugin process.
+    Child,
+}
+
+/// Forks the host.
+///
+/// The caller must hold the only thread of the process (see the module
+/// documentation), and the child must end with [`exit_now`], never by
+/// returning into the host's code.
+pub(crate) fn fork() -> std::io::Result<Forked> {
+    // SAFETY: with a single thread, the child's copy of the address space is
+    // consistent: no lock is held by a thread that does not exist in it.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(
+            Pid::from_raw(pid).expect("fork returns a positive pid to the parent"),
+        )),
+    }
+}
+
+/// How many threads this process runs, as the kernel counts them.
+pub(crate) fn thread_count() -> std::io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|count| count.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no thread count in /proc/self/status"))
+}
+
+/// Ends this process at once: no destructors and no `atexit` handlers, which
+/// belong to the host that was forked and would flush its buffers twice.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of the process.
+    unsafe { libc::_exit(code) }
+}
+
+/// Places `fds` at descriptors 0, 1, … in order and closes every other
+/// descriptor, so the plugin process holds nothing of the host's.
+pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
+    // Move every source above the targets first, so that placing one never
+    // closes another that is still to be placed.
+    let high: Vec<RawFd> = fds
+        .iter()
+        .map(|&fd| {
+            // SAFETY: F_DUPFD only creates a descriptor.
+            let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64) };
+            if copy < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(copy)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    for (target, &source) in high.iter().enumerate() {
+        // SAFETY: dup2 onto a small descriptor number; the copy has no CLOEXEC.
+        if unsafe { libc::dup2(source, target as RawFd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    // SAFETY: closes descriptors this process owns; none is used after.
+    if unsafe { libc::close_range(fds.len() as libc::c_uint, libc::c_uint::MAX, 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Closes every descriptor of this process.
+pub(crate) fn close_all_descriptors() {
+    // SAFETY: as above; nothing uses a descriptor afterwards.
+    unsafe { libc::close_range(0, libc::c_uint::MAX, 0) };
+}
+
+/// Refuses `setsid` and `setpgid` to this process and everything it starts
+/// (a seccomp filter, inherited across fork and exec): whatever a plugin
+/// starts stays in its process group, where the host can stop it.
+pub(crate) fn forbid_leaving_the_process_group() -> std::io::Result<()> {
+    const SECCOMP_DATA_NR: u32 = 0;
+    const SECCOMP_DATA_ARCH: u32 = 4;
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    return Ok(());
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let deny = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        let stmt = |code: u32, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt,
+            jf,
+            k,
+        };
+        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        let ret = libc::BPF_RET | libc::BPF_K;
+        let mut filter = [
+            stmt(load, SECCOMP_DATA_ARCH),
+            // Another calling convention (x32, 32-bit) could name the same
+            // calls by other numbers: refuse those calls outright.
+            jump_eq(AUDIT_ARCH, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_KILL_PROCESS),
+            stmt(load, SECCOMP_DATA_NR),
+            // x32 numbers on x86_64 (bit 30 set) are refused in the same way.
+            libc::sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16,
+                jt: 3,
+                jf: 0,
+                k: 0x4000_0000,
+            },
+            jump_eq(libc::SYS_setsid as u32, 2, 0),
+            jump_eq(libc::SYS_setpgid as u32, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_ALLOW),
+            stmt(ret, deny),
+        ];
+        let program = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        rustix::thread::set_no_new_privs(true)?;
+        // SAFETY: `program` points at `filter`, both alive for the call; the
+        // kernel copies the program.
+        let result = unsafe {
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &program as *const libc::sock_fprog,
+            )
+        };
+        if result < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Blocks `signal` for this thread, so that [`wait_for_signal`] can take it.
+pub(crate) fn block_signal(signal: Signal) {
+    // SAFETY: the set is a local, initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal.as_raw());
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Waits until `signal`, blocked before, arrives.
+pub(crate) fn wait_for_signal(signal: Signal) {
+    // SAFETY: as above; sigwaitinfo may take a null info pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal.as_raw());
+        while libc::sigwaitinfo(&set, std::ptr::null_mut()) < 0 {}
+    }
+}
+
+/// Sends SIGKILL to every process in this process's own group, itself included.
+pub(crate) fn kill_own_group() -> ! {
+    // SAFETY: kill(0, …) signals the caller's process group.
+    unsafe { libc::kill(0, libc::SIGKILL) };
+    exit_now(1)
+}
+
+/// The raw descriptor, for [`arrange_descriptors`].
+pub(crate) fn raw(fd: &OwnedFd) -> RawFd {
+    fd.as_raw_fd()
+}
+
+/// Takes ownership of descriptor `fd`, placed by [`arrange_descriptors`].
+pub(crate) fn take_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: called once per descriptor, in the plugin process, for the
+    // descriptors `arrange_descriptors` placed and nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Puts this process in a new process group of its own.
+pub(crate) fn new_process_group() -> std::io::Result<()> {
+    // SAFETY: setpgid changes no memory.
+    if unsafe { libc::setpgid(0, 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Interest in reading, for [`poll_fd`].
+pub(crate) const POLL_READ: i16 = libc::POLLIN;
+/// Interest in writing, for [`poll_fd`].
+pub(crate) const POLL_WRITE: i16 = libc::POLLOUT;
+
+/// An entry for [`poll`]. It holds the descriptor's number only: the caller
+/// keeps the descriptor open until `poll` returns.
+pub(crate) fn poll_fd(fd: BorrowedFd<'_>, events: i16) -> libc::pollfd {
+    libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    }
+}
+
+/// Waits at most `timeout` until one of `fds` is ready.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: std::time::Duration) -> std::io::Result<()> {
+    // Rounded up, so that a deadline a fraction of a millisecond away is
+    // waited for rather than spun on.
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd.
+    if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether [`poll`] found the entry ready (or its other end closed).
+pub(crate) fn poll_ready(fd: &libc::pollfd) -> bool {
+    fd.revents & (libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0
+}

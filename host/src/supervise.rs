@@ -1,0 +1,619 @@
+//! Running plugins in supervised processes of their own.
+//!
+//! In-process, a plugin that crashes, aborts, exits or never returns takes
+//! the host with it. Isolated, each plugin is loaded by a fork of the host and
+//! called through pipes, one JSON message a line. The host owns these
+//! processes for their whole life:
+//!
+//! - each runs in a process group of its own, and can neither leave it nor
+//!   let anything it starts leave it (see [`os::forbid_leaving_the_process_group`]),
+//!   so stopping the group stops everything the plugin started;
+//! - it dies with the host (a parent-death signal), and a small guard
+//!   process in its group stops the whole group when it dies;
+//! - its standard output and error go to a pipe the host reads, keeps a
+//!   bounded amount of, and shows with `-v`; never to the host's own;
+//! - every read and write is bounded in size and in time: a process that
+//!   floods, stops reading or stops answering is stopped at its deadline;
+//! - processes loaded together share one deadline, so N plugins that hang
+//!   cost one time limit, not N.
+//!
+//! The host never starts a thread, so forking it is sound (see [`os`]).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use floe_plugin_api::JsonObject;
+use rustix::io::Errno;
+use rustix::pipe::PipeFlags;
+use rustix::process::{Pid, Signal, WaitOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::call::InProcessPlugin;
+use crate::info::Reported;
+use crate::os::{self, Forked};
+use crate::{Call, Error, ErrorKind};
+
+/// The longest message a plugin process may send, in bytes. Real answers are
+/// a few KiB; this bounds what a runaway plugin can make the host hold.
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// How much of a plugin process's own output the host keeps, for `-v`.
+const MAX_CAPTURED_OUTPUT: usize = 64 * 1024;
+
+/// The descriptors of a plugin process, as [`os::arrange_descriptors`]
+/// places them.
+const REQUESTS_FD: i32 = 0;
+const REPLIES_FD: i32 = 3;
+const PLUGIN_FD: i32 = 4;
+
+/// How to run plugins out of process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Isolation {
+    /// How long loading plugins, or one call, may take.
+    pub timeout: Duration,
+}
+
+impl Isolation {
+    /// Isolation with the time limit `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Isolation { timeout }
+    }
+}
+
+/// A message from the plugin process.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Message {
+    /// The plugin loaded; what its code says about itself.
+    Loaded(Reported),
+    /// The answer to a call.
+    Value(JsonObject),
+    /// Loading or a call failed.
+    Error { kind: ErrorKind, message: String },
+}
+
+/// A message to the plugin process: a call, and the settings (already
+/// validated by the host) to make it with.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Request {
+    pub(crate) call: Call,
+    #[serde(default)]
+    pub(crate) settings: JsonObject,
+}
+
+/// Reads one message; the bytes come from a process running plugin code, so
+/// nothing about them is trusted.
+pub(crate) fn parse_message(line: &[u8]) -> Result<Message, String> {
+    serde_json::from_slice(line).map_err(|error| format!("not a valid message: {error}"))
+}
+
+/// A running plugin process.
+pub(crate) struct Worker {
+    pid: Pid,
+    requests: OwnedFd,
+    replies: OwnedFd,
+    output: Option<OwnedFd>,
+    /// Bytes read from `replies` not yet taken as a message.
+    pending: Vec<u8>,
+    captured: Vec<u8>,
+    dropped_output: usize,
+    path: PathBuf,
+    timeout: Duration,
+    running: bool,
+}
+
+/// Why an exchange with a plugin process ended without an answer.
+enum Failure {
+    TimedOut,
+    Closed,
+    TooLong,
+}
+
+impl Worker {
+    /// Forks a process that loads the plugin open at `file` (already
+    /// verified, and loaded by its descriptor, never by `path`, which is for
+    /// messages). [`Worker::await_loaded`] then waits for it.
+    pub(crate) fn start(isolation: &Isolation, file: &File, path: &Path) -> Result<Worker, Error> {
+        let spawn_error = |error: std::io::Error| Error::WorkerSpawn {
+            reason: error.to_string(),
+        };
+        let threads = os::thread_count().map_err(spawn_error)?;
+        if threads != 1 {
+            return Err(Error::WorkerSpawn {
+                reason: format!(
+                    "a plugin process is a fork of this one, which is sound only while it runs \
+                     one thread, and it runs {threads}; load plugins before starting threads, \
+                     or load them in process"
+                ),
+            });
+        }
+        let pipe = || rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from);
+        let (requests_read, requests) = pipe().map_err(spawn_error)?;
+        let (replies, replies_write) = pipe().map_err(spawn_error)?;
+        let (output, output_write) = pipe().map_err(spawn_error)?;
+        // Whatever the host buffered must not be written again by the child.
+        let _ = std::io::stdout().flush();
+        let host = rustix::process::getpid();
+        match os::fork().map_err(spawn_error)? {
+            Forked::Child => {
+                let fds = [
+                    os::raw(&requests_read),
+                    os::raw(&output_write),
+                    os::raw(&output_write),
+                    os::raw(&replies_write),
+                    file.as_raw_fd(),
+                ];
+                plugin_process(host, &fds)
+            }
+            Forked::Parent(pid) => {
+                for fd in [&requests, &replies, &output] {
+                    set_nonblocking(fd).map_err(spawn_error)?;
+                }
+                tracing::debug!(pid = pid.as_raw_nonzero().get(), path = %path.display(), "plugin process started");
+                Ok(Worker {
+                    pid,
+                    requests,
+                    replies,
+                    output: Some(output),
+                    pending: Vec::new(),
+                    captured: Vec::new(),
+                    dropped_output: 0,
+                    path: path.to_owned(),
+                    timeout: isolation.timeout,
+                    running: true,
+                })
+            }
+        }
+    }
+
+    /// Waits, under one deadline for all, for each process to report the
+    /// plugin it loaded; in the order given.
+    pub(crate) fn await_loaded(workers: Vec<Worker>) -> Vec<Result<(Worker, Reported), Error>> {
+        let Some(timeout) = workers.first().map(|worker| worker.timeout) else {
+            return Vec::new();
+        };
+        let deadline = Instant::now() + timeout;
+        let mut workers = workers;
+        let mut exchanges: Vec<Exchange> = workers.iter_mut().map(Exchange::receive).collect();
+        drive(&mut exchanges, deadline);
+        let outcomes: Vec<_> = exchanges.into_iter().map(|e| e.outcome).collect();
+        workers
+            .into_iter()
+            .zip(outcomes)
+            .map(
+                |(mut worker, outcome)| match worker.answer(Call::Load, outcome, deadline)? {
+                    Message::Loaded(reported) => Ok((worker, reported)),
+                    Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
+                    Message::Value(_) => {
+                        Err(worker.protocol_error(Call::Load, "an answer before any call"))
+                    }
+                },
+            )
+            .collect()
+    }
+
+    /// Makes one call in the plugin process.
+    pub(crate) fn call(&mut self, call: Call, settings: &JsonObject) -> Result<JsonObject, Error> {
+        if !self.running {
+            return Err(Error::PluginCrashed {
+                call,
+                how: "its process had already been stopped".to_owned(),
+            });
+        }
+        let request = Request {
+            call,
+            settings: settings.clone(),
+        };
+        let mut request = serde_json::to_vec(&request).expect("requests serialize");
+        request.push(b'\n');
+        let deadline = Instant::now() + self.timeout;
+        let mut exchange = [Exchange::send(self, request)];
+        drive(&mut exchange, deadline);
+        let [exchange] = exchange;
+        let outcome = exchange.outcome;
+        match self.answer(call, outcome, deadline)? {
+            Message::Value(object) => Ok(object),
+            Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
+            Message::Loaded(_) => Err(self.protocol_error(call, "a second load report")),
+        }
+    }
+
+    /// The message of a finished exchange, or the error that ended it.
+    fn answer(
+        &mut self,
+        call: Call,
+        outcome: Option<Result<Vec<u8>, Failure>>,
+        deadline: Instant,
+    ) -> Result<Message, Error> {
+        match outcome.unwrap_or(Err(Failure::TimedOut)) {
+            Ok(line) => parse_message(&line).map_err(|reason| self.protocol_error(call, &reason)),
+            Err(Failure::TooLong) => {
+                Err(self.protocol_error(call, &format!("a message over {MAX_MESSAGE} bytes")))
+            }
+            Err(Failure::Closed) => Err(self.death(call, deadline)),
+            Err(Failure::TimedOut) => {
+                self.stop();
+                Err(Error::TimedOut {
+                    call,
+                    seconds: self.timeout.as_secs_f64(),
+                })
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, call: Call, reason: &str) -> Error {
+        self.stop();
+        Error::Protocol {
+            call,
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The process closed its end: say how it ended. One that closed its
+    /// replies but lives on is stopped at the deadline.
+    fn death(&mut self, call: Call, deadline: Instant) -> Error {
+        let status = loop {
+            match rustix::process::waitpid(Some(self.pid), WaitOptions::NOHANG) {
+                Ok(Some((_, status))) => {
+                    self.running = false;
+                    break Some(status);
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                _ => break None,
+            }
+        };
+        self.stop();
+        let how = status.map_or_else(
+            || "it closed its replies and stopped answering".to_owned(),
+            describe_exit,
+        );
+        Error::PluginCrashed { call, how }
+    }
+
+    /// Stops the process and everything it started, and reaps it.
+    fn stop(&mut self) {
+        // The group's id is the process's own; it set it before anything of
+        // the plugin ran. Signalling the process itself as well covers the
+        // moment before it did.
+        let _ = rustix::process::kill_process_group(self.pid, Signal::KILL);
+        if self.running {
+            let _ = rustix::process::kill_process(self.pid, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(self.pid), WaitOptions::empty());
+            self.running = false;
+        }
+        self.drain_output();
+        self.show_output();
+    }
+
+    /// Takes what the process wrote to its output, without waiting.
+    fn drain_output(&mut self) {
+        while let Some(fd) = &self.output {
+            let mut chunk = [0u8; 16 * 1024];
+            match rustix::io::read(fd, &mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.keep_output(&chunk[..n]),
+            }
+        }
+    }
+
+    fn keep_output(&mut self, bytes: &[u8]) {
+        let room = MAX_CAPTURED_OUTPUT.saturating_sub(self.captured.len());
+        let kept = bytes.len().min(room);
+        self.captured.extend_from_slice(&bytes[..kept]);
+        self.dropped_output += bytes.len() - kept;
+    }
+
+    /// Logs what the plugin printed (shown with `-v`), escaped: it is the
+    /// plugin's text, not the host's.
+    fn show_output(&mut self) {
+        if self.captured.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.captured);
+        for line in text.lines() {
+            tracing::info!(plugin = %self.path.display(), "plugin output: {}", line.escape_debug());
+        }
+        if self.dropped_output > 0 {
+            tracing::info!(plugin = %self.path.display(), "plugin output: ({} more bytes not kept)", self.dropped_output);
+        }
+        self.captured.clear();
+        self.dropped_output = 0;
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // An idle plugin process holds nothing worth a graceful exit.
+        self.stop();
+    }
+}
+
+/// One round with one plugin process: write `request`, then read one line.
+struct Exchange<'w> {
+    worker: &'w mut Worker,
+    request: Vec<u8>,
+    written: usize,
+    outcome: Option<Result<Vec<u8>, Failure>>,
+}
+
+impl<'w> Exchange<'w> {
+    fn receive(worker: &'w mut Worker) -> Self {
+        Exchange::send(worker, Vec::new())
+    }
+
+    fn send(worker: &'w mut Worker, request: Vec<u8>) -> Self {
+        let mut exchange = Exchange {
+            worker,
+            request,
+            written: 0,
+            outcome: None,
+        };
+        // An answer left over from before would be out of turn.
+        exchange.take_line();
+        exchange
+    }
+
+    fn done(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// Moves a complete line out of the worker's pending bytes, if there is one.
+    fn take_line(&mut self) {
+        let pending = &mut self.worker.pending;
+        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            self.outcome = Some(Ok(line));
+        } else if pending.len() > MAX_MESSAGE {
+            self.outcome = Some(Err(Failure::TooLong));
+        }
+    }
+
+    fn write(&mut self) {
+        match rustix::io::write(&self.worker.requests, &self.request[self.written..]) {
+            Ok(n) => self.written += n,
+            Err(Errno::AGAIN | Errno::INTR) => {}
+            // The pipe is closed: the process is gone.
+            Err(_) => self.outcome = Some(Err(Failure::Closed)),
+        }
+    }
+
+    fn read_reply(&mut self) {
+        let mut chunk = vec![0u8; 64 * 1024];
+        match rustix::io::read(&self.worker.replies, &mut chunk) {
+            Ok(0) => self.outcome = Some(Err(Failure::Closed)),
+            Ok(n) => {
+                self.worker.pending.extend_from_slice(&chunk[..n]);
+                self.take_line();
+            }
+            Err(Errno::AGAIN | Errno::INTR) => {}
+            Err(_) => self.outcome = Some(Err(Failure::Closed)),
+        }
+    }
+
+    fn read_output(&mut self) {
+        let Some(fd) = &self.worker.output else {
+            return;
+        };
+        let mut chunk = [0u8; 16 * 1024];
+        match rustix::io::read(fd, &mut chunk) {
+            Ok(0) => self.worker.output = None,
+            Ok(n) => self.worker.keep_output(&chunk[..n]),
+            Err(Errno::AGAIN | Errno::INTR) => {}
+            Err(_) => self.worker.output = None,
+        }
+    }
+}
+
+/// Runs `exchanges` side by side until each has its answer or `deadline`
+/// passes; those unfinished then have none.
+fn drive(exchanges: &mut [Exchange<'_>], deadline: Instant) {
+    loop {
+        let mut fds = Vec::new();
+        let mut owners = Vec::new();
+        for (index, exchange) in exchanges.iter().enumerate() {
+            if exchange.done() {
+                continue;
+            }
+            let worker = &exchange.worker;
+            if exchange.written < exchange.request.len() {
+                fds.push(os::poll_fd(worker.requests.as_fd(), os::POLL_WRITE));
+                owners.push((index, Stream::Requests));
+            }
+            fds.push(os::poll_fd(worker.replies.as_fd(), os::POLL_READ));
+            owners.push((index, Stream::Replies));
+            if let Some(output) = &worker.output {
+                fds.push(os::poll_fd(output.as_fd(), os::POLL_READ));
+                owners.push((index, Stream::Output));
+            }
+        }
+        if fds.is_empty() {
+            return;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        if os::poll(&mut fds, left).is_err() {
+            continue;
+        }
+        for (fd, (index, stream)) in fds.iter().zip(owners) {
+            if !os::poll_ready(fd) {
+                continue;
+            }
+            let exchange = &mut exchanges[index];
+            if exchange.done() {
+                continue;
+            }
+            match stream {
+                Stream::Requests => exchange.write(),
+                Stream::Replies => exchange.read_reply(),
+                Stream::Output => exchange.read_output(),
+            }
+        }
+    }
+}
+
+enum Stream {
+    Requests,
+    Replies,
+    Output,
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let flags = fcntl_getfl(fd)?;
+    fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
+    Ok(())
+}
+
+/// `exit status 3`, `signal SIGSEGV (invalid memory access)`.
+fn describe_exit(status: rustix::process::WaitStatus) -> String {
+    if let Some(code) = status.exit_status() {
+        return format!("it exited with status {code} before answering");
+    }
+    let Some(signal) = status.terminating_signal() else {
+        return "it stopped answering".to_owned();
+    };
+    let name = match signal {
+        4 => "SIGILL (illegal instruction)",
+        6 => "SIGABRT (aborted; also how a stack overflow ends)",
+        7 => "SIGBUS (bad memory access)",
+        8 => "SIGFPE (arithmetic error)",
+        9 => "SIGKILL (killed)",
+        11 => "SIGSEGV (invalid memory access)",
+        13 => "SIGPIPE (broken pipe)",
+        15 => "SIGTERM (terminated)",
+        _ => return format!("it was killed by signal {signal}"),
+    };
+    format!("it was killed by {name}")
+}
+
+/// The plugin process, from the fork on; never returns. `fds` are, in
+/// order: requests, output (twice: standard output and error), replies, and
+/// the plugin file.
+fn plugin_process(host: Pid, fds: &[i32]) -> ! {
+    // Die with the host, and refuse to start at all if it is already gone.
+    if rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).is_err()
+        || rustix::process::getppid() != Some(host)
+    {
+        os::exit_now(1);
+    }
+    if os::new_process_group().is_err() || os::arrange_descriptors(fds).is_err() {
+        os::exit_now(1);
+    }
+    start_group_guard();
+    if os::forbid_leaving_the_process_group().is_err() {
+        os::exit_now(1);
+    }
+    os::exit_now(match serve() {
+        Ok(()) => 0,
+        Err(_) => 1,
+    })
+}
+
+/// A process that waits for the plugin process to end, however it ends, and
+/// then stops everything left in its group: what the plugin started.
+fn start_group_guard() {
+    let worker = rustix::process::getpid();
+    os::block_signal(Signal::USR1);
+    match os::fork() {
+        Ok(Forked::Child) => {
+            if rustix::process::set_parent_process_death_signal(Some(Signal::USR1)).is_err()
+                || rustix::process::getppid() != Some(worker)
+            {
+                os::kill_own_group();
+            }
+            os::close_all_descriptors();
+            os::wait_for_signal(Signal::USR1);
+            os::kill_own_group();
+        }
+        // Without a guard, the host still stops the group; the plugin runs.
+        Ok(Forked::Parent(_)) | Err(_) => {}
+    }
+}
+
+/// Loads the plugin from its descriptor, reports, then answers requests
+/// until the host closes them.
+fn serve() -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader};
+
+    let replies = os::take_fd(REPLIES_FD);
+    let requests = os::take_fd(REQUESTS_FD);
+    let mut out = std::io::BufWriter::new(File::from(replies));
+    let mut send = |message: &Message| -> std::io::Result<()> {
+        serde_json::to_writer(&mut out, message)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    let error = |error: Error| Message::Error {
+        kind: error.kind(),
+        message: error.to_string(),
+    };
+    let path = PathBuf::from(format!("/proc/self/fd/{PLUGIN_FD}"));
+    let plugin = match InProcessPlugin::load(&path) {
+        Ok(plugin) => plugin,
+        Err(failure) => return send(&error(failure)),
+    };
+    send(&Message::Loaded(plugin.reported.clone()))?;
+    for line in BufReader::new(File::from(requests)).lines() {
+        let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        let reply = match plugin.call_with(request.call, &request.settings) {
+            Ok(object) => Message::Value(object),
+            Err(failure) => error(failure),
+        };
+        send(&reply)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let text = r#"{"error":{"kind":"call_panicked","message":"boom"}}"#;
+        let Message::Error { kind, message } = parse_message(text.as_bytes()).unwrap() else {
+            panic!("wrong variant");
+        };
+        assert_eq!((kind, message.as_str()), (ErrorKind::CallPanicked, "boom"));
+        assert!(matches!(parse_message(br#"{"value":{}}"#), Ok(Message::Value(v)) if v.is_empty()));
+        assert!(parse_message(br#"{"value":[]}"#).is_err());
+        assert!(parse_message(br#"{"error":{"kind":"no_such_kind","message":""}}"#).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        /// Whatever a plugin process sends, reading it never panics.
+        #[test]
+        fn parse_message_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_message(&bytes);
+        }
+
+        /// Near-miss messages: valid JSON of the wrong shapes.
+        #[test]
+        fn parse_message_never_panics_on_json(
+            key in "(loaded|value|error|x)",
+            value in prop_oneof![
+                Just("null".to_owned()),
+                Just("{}".to_owned()),
+                Just("[]".to_owned()),
+                Just(r#"{"kind":"io"}"#.to_owned()),
+                Just(r#"{"name":"x","version":"1.0.0"}"#.to_owned()),
+                "[0-9]{1,30}",
+                "\"[^\"\\\\]{0,20}\"",
+            ],
+        ) {
+            let text = format!("{{\"{key}\":{value}}}");
+            let _ = parse_message(text.as_bytes());
+        }
+    }
+}
