@@ -32,6 +32,7 @@ pub mod connection;
 mod elf;
 mod error;
 mod file_check;
+mod input;
 pub mod isolation;
 mod loader;
 pub mod lock;

@@ -13,11 +13,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Listing};
+use crate::{Error, Listing, input};
 
 /// Where `lock` writes and `--locked` reads, unless told otherwise: in the
 /// current directory.
 pub const DEFAULT_LOCK_FILE: &str = "floe-telemetry.lock";
+
+/// A lock file pins a few hundred bytes per plugin: anything this long is
+/// not one, and is refused before it fills the memory.
+const MAX_LOCK_FILE: u64 = 16 << 20;
 
 /// The format of the lock file this host writes and reads.
 const FORMAT: u32 = 1;
@@ -93,7 +97,7 @@ impl Locked {
             file: file.to_owned(),
             reason,
         };
-        let text = fs::read_to_string(file).map_err(|error| {
+        let text = input::read_regular_text(file, MAX_LOCK_FILE).map_err(|error| {
             unreadable(format!(
                 "cannot read it ({error}); write it with `floe-telemetry lock`"
             ))

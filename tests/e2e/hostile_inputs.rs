@@ -1,0 +1,187 @@
+//! Files an attacker may place or point the host at: signatures, keys, lock
+//! and configuration files that are named pipes or devices.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use floe_telemetry_tests::{Dir, TestCommand, TestOutput};
+
+use crate::util::{copy_bundled, floe_in, names, the_problem};
+
+/// Far longer than any of these runs takes on a loaded machine; a run that
+/// waits on a named pipe never ends, so any bound tells the two apart.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Enough for every command; a run that reads a device without end fails
+/// against it within a second or two instead of filling the machine.
+const MEMORY_LIMIT: u64 = 2 << 30;
+
+/// Makes a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
+/// Replaces `path` with a link to `/dev/zero`: a file that reports a size
+/// of 0 and never ends.
+fn link_to_dev_zero(path: &Path) {
+    let _ = fs::remove_file(path);
+    std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+}
+
+/// A new key pair in `dir`, and a trust directory holding its public key;
+/// returns the trust directory and the secret key.
+fn trust_dir(dir: &Dir) -> (PathBuf, PathBuf) {
+    let base = dir.join("publisher");
+    TestCommand::new()
+        .args(["keygen", "--out"])
+        .arg(&base)
+        .run()
+        .assert_success();
+    let trust = dir.create_dir("trusted");
+    fs::copy(base.with_extension("pub"), trust.join("publisher.pub")).unwrap();
+    (trust, base.with_extension("key"))
+}
+
+/// The bundled plugins, each signed, and a trust directory with their key.
+struct Signed {
+    _dir: Dir,
+    plugins: PathBuf,
+    trust: PathBuf,
+}
+
+impl Signed {
+    fn new() -> Self {
+        let dir = Dir::new();
+        let plugins = copy_bundled(&dir, "plugins");
+        let (trust, secret) = trust_dir(&dir);
+        for entry in fs::read_dir(&plugins).unwrap() {
+            TestCommand::new()
+                .arg("sign")
+                .arg(entry.unwrap().path())
+                .arg("--key")
+                .arg(&secret)
+                .run()
+                .assert_success();
+        }
+        Signed {
+            _dir: dir,
+            plugins,
+            trust,
+        }
+    }
+
+    fn jaeger(&self) -> PathBuf {
+        self.plugins.join("libfloe_backend_jaeger.so")
+    }
+
+    /// `list -o json` requiring signatures, bounded in time and memory.
+    fn list(&self) -> TestOutput {
+        floe_in(&self.plugins)
+            .args(["--require-signatures", "--trust-dir"])
+            .arg(&self.trust)
+            .args(["list", "-o", "json"])
+            .memory_limit(MEMORY_LIMIT)
+            .run_within(DEADLINE)
+    }
+}
+
+/// The other plugins are listed, and jaeger is refused for its signature
+/// file, whose kind the message names.
+#[track_caller]
+fn only_jaeger_is_refused(signed: &Signed, output: &TestOutput, what: &str) {
+    output.assert_success();
+    let list = output.json();
+    assert_eq!(names(&list), ["datadog", "grafana-cloud"], "{list:#}");
+    let problem = the_problem(&list, "bad_signature", &signed.jaeger());
+    let message = problem["error"].as_str().unwrap();
+    assert!(
+        message.contains(what) && message.contains("libfloe_backend_jaeger.so.sig"),
+        "{problem:#}"
+    );
+}
+
+#[test]
+fn a_signature_that_is_a_named_pipe_is_refused_without_waiting() {
+    let signed = Signed::new();
+    let sig = signed.plugins.join("libfloe_backend_jaeger.so.sig");
+    fs::remove_file(&sig).unwrap();
+    mkfifo(&sig);
+    only_jaeger_is_refused(&signed, &signed.list(), "a named pipe");
+}
+
+#[test]
+fn a_signature_linked_to_a_device_is_refused_without_reading_it() {
+    let signed = Signed::new();
+    link_to_dev_zero(&signed.plugins.join("libfloe_backend_jaeger.so.sig"));
+    only_jaeger_is_refused(&signed, &signed.list(), "a device");
+}
+
+#[test]
+fn a_trusted_key_that_is_a_named_pipe_is_refused_without_waiting() {
+    let signed = Signed::new();
+    let key = signed.trust.join("stranger.pub");
+    mkfifo(&key);
+    let output = signed.list();
+    output.assert_code(2);
+    assert!(
+        output.stderr.contains(key.to_str().unwrap()) && output.stderr.contains("a named pipe"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_lock_file_that_is_a_pipe_or_a_device_is_refused() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    let lock = dir.join("floe-telemetry.lock");
+    for (make, what) in [
+        (mkfifo as fn(&Path), "a named pipe"),
+        (link_to_dev_zero, "a device"),
+    ] {
+        let _ = fs::remove_file(&lock);
+        make(&lock);
+        let output = floe_in(&plugins)
+            .arg(format!("--locked={}", lock.display()))
+            .arg("list")
+            .memory_limit(MEMORY_LIMIT)
+            .run_within(DEADLINE);
+        output.assert_code(2);
+        assert!(
+            output.stderr.contains(lock.to_str().unwrap()) && output.stderr.contains(what),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_configuration_file_that_is_a_pipe_or_a_device_is_refused() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    let config = dir.join("floe.yaml");
+    for (make, what) in [
+        (mkfifo as fn(&Path), "a named pipe"),
+        (link_to_dev_zero, "a device"),
+    ] {
+        let _ = fs::remove_file(&config);
+        make(&config);
+        let output = floe_in(&plugins)
+            .arg("-c")
+            .arg(&config)
+            .args(["--in-process", "exporter-config", "jaeger"])
+            .memory_limit(MEMORY_LIMIT)
+            .run_within(DEADLINE);
+        output.assert_code(2);
+        assert!(
+            output.stderr.contains(config.to_str().unwrap()) && output.stderr.contains(what),
+            "{output}"
+        );
+    }
+}
