@@ -31,6 +31,7 @@ pub mod config;
 pub mod connection;
 mod elf;
 mod error;
+pub mod escape;
 mod file_check;
 mod input;
 pub mod isolation;

@@ -20,7 +20,12 @@ fn main() -> ExitCode {
         // it has enough; that is not an error.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            let _ = writeln!(std::io::stderr(), "error: {error}");
+            let message = error.to_string();
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                floe_host::escape::escape_control(&message)
+            );
             ExitCode::FAILURE
         }
     }

@@ -1,13 +1,15 @@
 //! Files an attacker may place or point the host at: signatures, keys, lock
-//! and configuration files that are named pipes or devices.
+//! and configuration files that are named pipes or devices, and file names
+//! that carry control characters into the terminal.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use floe_telemetry_tests::{Dir, TestCommand, TestOutput};
+use floe_telemetry_tests::{Dir, TestCommand, TestOutput, bundled_plugin};
+use serde_json::Value;
 
-use crate::util::{copy_bundled, floe_in, names, the_problem};
+use crate::util::{copy_bundled, floe_in, names, plugin, problems, table, the_problem, warnings};
 
 /// Far longer than any of these runs takes on a loaded machine; a run that
 /// waits on a named pipe never ends, so any bound tells the two apart.
@@ -183,5 +185,119 @@ fn a_configuration_file_that_is_a_pipe_or_a_device_is_refused() {
             output.stderr.contains(config.to_str().unwrap()) && output.stderr.contains(what),
             "{output}"
         );
+    }
+}
+
+/// A file name that, printed as is, adds a `list` row and a `check` row.
+const FORGING_NAME: &str =
+    "junk\njaeger  9.9.9  1.1  yes  traces  forged.so\nok    jaeger 9.9.9  forged\n.so";
+
+/// A plugin file name that, printed as is, turns the terminal red and
+/// retitles its window.
+const ESCAPING_NAME: &str = "libfloe_backend_jaeger\x1b[31m\x1b]0;owned\x07.so";
+
+/// The bundled plugins, jaeger under [`ESCAPING_NAME`], beside a file that
+/// is no library under [`FORGING_NAME`].
+struct HostileNames {
+    _dir: Dir,
+    plugins: PathBuf,
+}
+
+impl HostileNames {
+    fn new() -> Self {
+        let dir = Dir::new();
+        let plugins = dir.create_dir("plugins");
+        for name in ["datadog", "grafana-cloud", "jaeger"] {
+            let source = bundled_plugin(name);
+            let file_name = match name {
+                "jaeger" => ESCAPING_NAME.into(),
+                _ => source.file_name().unwrap().to_owned(),
+            };
+            dir.copy(&source, plugins.join(file_name));
+        }
+        dir.write(plugins.join(FORGING_NAME), "not a library\n");
+        HostileNames { _dir: dir, plugins }
+    }
+}
+
+/// No raw control byte reaches the terminal, and the forged rows are only
+/// ever part of a `warning:` or `error:` line.
+#[track_caller]
+fn assert_nothing_forged(output: &TestOutput) {
+    for text in [&output.stdout, &output.stderr] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "a raw control character was printed\n{output}"
+        );
+        for line in text.lines().filter(|line| line.contains("9.9.9")) {
+            assert!(
+                line.starts_with("warning: ") || line.starts_with("error: "),
+                "forged line {line:?}\n{output}"
+            );
+        }
+    }
+}
+
+/// The exact file name of `entry`'s `path`.
+fn file_name(entry: &Value) -> &str {
+    let path = entry["path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no path in {entry:#}"));
+    Path::new(path).file_name().unwrap().to_str().unwrap()
+}
+
+#[test]
+fn file_names_cannot_forge_rows_or_reach_the_terminal_as_escapes() {
+    let hostile = HostileNames::new();
+
+    let output = floe_in(&hostile.plugins).arg("list").run();
+    output.assert_success();
+    assert_nothing_forged(&output);
+    let (_, rows) = table(&output.stdout);
+    let listed: Vec<&str> = rows.iter().map(|row| row[0]).collect();
+    assert_eq!(listed, ["datadog", "grafana-cloud", "jaeger"], "{output}");
+    assert!(
+        rows[2]
+            .last()
+            .unwrap()
+            .ends_with(r"libfloe_backend_jaeger\x1b[31m\x1b]0;owned\x07.so"),
+        "{output}"
+    );
+    let warnings = warnings(&output);
+    assert_eq!(warnings.len(), 1, "{output}");
+    assert!(
+        warnings[0].contains(r"junk\njaeger  9.9.9  1.1  yes  traces  forged.so\nok"),
+        "{output}"
+    );
+
+    let output = floe_in(&hostile.plugins).arg("check").run();
+    output.assert_code(1);
+    assert_nothing_forged(&output);
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        5,
+        "three plugins, one problem, the summary\n{output}"
+    );
+    assert!(
+        lines[..3].iter().all(|line| line.starts_with("ok ")) && lines[3].starts_with("error: "),
+        "{output}"
+    );
+}
+
+#[test]
+fn json_carries_the_exact_file_names() {
+    let hostile = HostileNames::new();
+    for command in [&["list", "-o", "json"][..], &["check", "-o", "json"]] {
+        let output = floe_in(&hostile.plugins).args(command).run();
+        let document = output.json();
+        assert_eq!(
+            file_name(plugin(&document, "jaeger")),
+            ESCAPING_NAME,
+            "{output}"
+        );
+        let problems = problems(&document);
+        assert_eq!(problems.len(), 1, "{output}");
+        assert_eq!(file_name(&problems[0]), FORGING_NAME, "{output}");
     }
 }
