@@ -7,12 +7,10 @@ mod commands;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     init_logging(cli.verbose);
     match commands::run(cli) {
         Ok(code) => code,

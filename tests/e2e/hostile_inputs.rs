@@ -1,6 +1,7 @@
 //! Files an attacker may place or point the host at: signatures, keys, lock
-//! and configuration files that are named pipes or devices, and file names
-//! that carry control characters into the terminal.
+//! and configuration files that are named pipes or devices, file names that
+//! carry control characters into the terminal, and the boolean environment
+//! variables the documentation spells `=1`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -300,4 +301,56 @@ fn json_carries_the_exact_file_names() {
         assert_eq!(problems.len(), 1, "{output}");
         assert_eq!(file_name(&problems[0]), FORGING_NAME, "{output}");
     }
+}
+
+#[test]
+fn boolean_environment_variables_take_1_yes_on_and_0() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    // A trusted key that signed none of the plugins: with signatures
+    // required, every plugin is refused as unsigned.
+    let (trust, _) = trust_dir(&dir);
+    let list = |require: &str| {
+        let output = floe_in(&plugins)
+            .env("FLOE_TELEMETRY_REQUIRE_SIGNATURES", require)
+            .env("FLOE_TELEMETRY_TRUST_DIR", &trust)
+            .args(["list", "-o", "json"])
+            .run();
+        output.assert_success();
+        output.json()
+    };
+    for on in ["1", "yes", "ON", "true"] {
+        let document = list(on);
+        assert!(names(&document).is_empty(), "={on}: {document:#}");
+        assert_eq!(problems(&document).len(), 3, "={on}: {document:#}");
+    }
+    for off in ["0", "no", "Off", "false"] {
+        let document = list(off);
+        assert_eq!(names(&document).len(), 3, "={off}: {document:#}");
+        assert!(problems(&document).is_empty(), "={off}: {document:#}");
+    }
+
+    let exporter_config = |isolate: &str, in_process: bool| {
+        let mut command = floe_in(&plugins);
+        command.env("FLOE_TELEMETRY_ISOLATE", isolate);
+        if in_process {
+            command.arg("--in-process");
+        }
+        command.args(["exporter-config", "jaeger"]).run()
+    };
+    exporter_config("1", false).assert_success();
+    exporter_config("0", true).assert_success();
+    let output = exporter_config("1", true);
+    output.assert_code(2);
+    assert!(output.stderr.contains("--in-process"), "{output}");
+
+    let output = floe_in(&plugins)
+        .env("FLOE_TELEMETRY_REQUIRE_SIGNATURES", "maybe")
+        .arg("list")
+        .run();
+    output.assert_code(2);
+    assert!(
+        output.stderr.contains("'maybe'") && output.stderr.contains("0, false, no or off"),
+        "{output}"
+    );
 }
