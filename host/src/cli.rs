@@ -68,6 +68,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A boolean environment variable's value, spelled as people write it in
+/// shells and unit files, in any case.
+fn boolish(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(
+            "expected 1, true, yes or on to turn it on, or 0, false, no or off to turn \
+                  it off"
+                .to_owned(),
+        ),
+    }
+}
+
+impl Cli {
+    /// Parses the command line and the environment, and exits with a usage
+    /// error when they are not a valid invocation.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if let Err(error) = cli.load.check() {
+            error.exit();
+        }
+        cli
+    }
+}
+
 /// Where to look for plugins.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -90,7 +116,7 @@ pub struct LoadArgs {
         long,
         global = true,
         env = "FLOE_TELEMETRY_ISOLATE",
-        conflicts_with = "in_process"
+        value_parser = boolish
     )]
     pub isolate: bool,
 
@@ -129,8 +155,8 @@ pub struct LoadArgs {
     #[arg(
         long,
         global = true,
-        requires = "trust_dir",
-        env = "FLOE_TELEMETRY_REQUIRE_SIGNATURES"
+        env = "FLOE_TELEMETRY_REQUIRE_SIGNATURES",
+        value_parser = boolish
     )]
     pub require_signatures: bool,
 
@@ -143,6 +169,30 @@ pub struct LoadArgs {
         env = "FLOE_TELEMETRY_TRUST_DIR"
     )]
     pub trust_dir: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    /// What clap's `requires` and `conflicts_with` would say, on the flags'
+    /// values: to clap, `FLOE_TELEMETRY_ISOLATE=0` is as present as `=1`,
+    /// yet it turns the flag off.
+    fn check(&self) -> Result<(), clap::Error> {
+        use clap::CommandFactory as _;
+        use clap::error::ErrorKind;
+        if self.require_signatures && self.trust_dir.is_none() {
+            return Err(Cli::command().error(
+                ErrorKind::MissingRequiredArgument,
+                "--require-signatures (or FLOE_TELEMETRY_REQUIRE_SIGNATURES) needs --trust-dir \
+                 DIR (or FLOE_TELEMETRY_TRUST_DIR), the directory of the trusted public keys",
+            ));
+        }
+        if self.isolate && self.in_process {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "--isolate (or FLOE_TELEMETRY_ISOLATE) cannot be used with --in-process",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,6 +354,27 @@ mod tests {
                 output: ListFormat::Json
             }
         ));
+    }
+
+    #[test]
+    fn boolean_variables_take_the_usual_spellings() {
+        for (value, expected) in [("1", true), ("YES", true), ("On", true), ("0", false)] {
+            assert_eq!(boolish(value), Ok(expected), "{value}");
+        }
+        assert!(boolish("2").is_err() && boolish("").is_err());
+    }
+
+    #[test]
+    fn require_signatures_needs_a_trust_dir_and_isolate_excludes_in_process() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["floe-telemetry"], args, &["list"]].concat())?;
+            cli.load.check()
+        };
+        assert!(parse(&["--require-signatures"]).is_err());
+        assert!(parse(&["--require-signatures", "--trust-dir", "/k"]).is_ok());
+        assert!(parse(&["--isolate", "--in-process"]).is_err());
+        assert!(parse(&["--isolate"]).is_ok());
+        assert!(parse(&["--in-process"]).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use floe_host::connection::{self, Outcome};
+use floe_host::escape::{escape_control, escape_path};
 use floe_host::lock::{Lock, Locked};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::signature::{self, Trust};
@@ -160,7 +161,7 @@ fn selected(name: Option<&str>, config: &Config) -> Vec<String> {
 /// status: 2 for what the user got wrong on the command line or in the
 /// configuration, 1 for a plugin's failure.
 fn fail(error: &Error) -> ExitCode {
-    for line in error.to_string().lines() {
+    for line in error.to_text().lines() {
         eprintln!("error: {line}");
     }
     match error.kind() {
@@ -217,8 +218,8 @@ fn keygen(base: &Path) -> ExitCode {
             eprintln!(
                 "wrote {} (secret: keep it private) and {} (public: copy it into the trust \
                  directories of the hosts that load your plugins)",
-                secret.display(),
-                public.display()
+                escape_path(&secret),
+                escape_path(&public)
             );
             ExitCode::SUCCESS
         }
@@ -229,12 +230,15 @@ fn keygen(base: &Path) -> ExitCode {
 fn sign(plugin: &Path, key: &Path) -> ExitCode {
     match signature::sign(plugin, key) {
         Ok(signature) => {
-            eprintln!("wrote {}; ship it beside the plugin", signature.display());
+            eprintln!(
+                "wrote {}; ship it beside the plugin",
+                escape_path(&signature)
+            );
             ExitCode::SUCCESS
         }
         Err(error) if error.kind() == ErrorKind::KeyUnusable => fail(&error),
         Err(error) => {
-            eprintln!("error: {}: {error}", plugin.display());
+            eprintln!("error: {}: {}", escape_path(plugin), error.to_text());
             ExitCode::FAILURE
         }
     }
@@ -252,16 +256,17 @@ fn write_lock(listing: &Listing, file: &Path) -> io::Result<ExitCode> {
     };
     if let Err(error) = std::fs::write(file, lock.to_json()) {
         eprintln!(
-            "error: {}: cannot write the lock file: {error}",
-            file.display()
+            "error: {}: cannot write the lock file: {}",
+            escape_path(file),
+            escape_control(&error.to_string())
         );
         return Ok(ExitCode::FAILURE);
     }
     eprintln!(
         "locked {} plugin(s) in {}; use it with --locked={}",
         lock.plugins.len(),
-        file.display(),
-        file.display()
+        escape_path(file),
+        escape_path(file)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -278,9 +283,9 @@ fn document(
         names => {
             eprintln!(
                 "error: {}: selects {} backends ({}); name the one to print",
-                config.source_name(),
+                escape_control(&config.source_name()),
                 names.len(),
-                names.join(", ")
+                escape_control(&names.join(", "))
             );
             return Ok(ExitCode::from(USAGE));
         }
@@ -299,8 +304,8 @@ fn document(
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            let path = configured.plugin().info().path.display();
-            eprintln!("error: {path}: {error}");
+            let path = escape_path(&configured.plugin().info().path);
+            eprintln!("error: {path}: {}", error.to_text());
             Ok(ExitCode::FAILURE)
         }
     }
@@ -338,7 +343,7 @@ fn render(
         match backend.call(call) {
             Ok(object) => outputs.push((info, object)),
             Err(error) => {
-                eprintln!("error: {}: {error}", info.path.display());
+                eprintln!("error: {}: {}", escape_path(&info.path), error.to_text());
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -354,7 +359,7 @@ fn render(
             .collect();
         render::collector(base.as_ref(), &fragments).map(|composed| {
             for rename in &composed.renamed {
-                eprintln!("note: {rename}");
+                eprintln!("note: {}", escape_control(&rename.to_string()));
             }
             composed.config
         })
@@ -391,7 +396,11 @@ fn schema(catalog: &Catalog, name: &str, output: SchemaFormat) -> io::Result<Exi
         )
         .expect("a literal JSON object"),
         Err(error) => {
-            eprintln!("error: {}: {error}", plugin.info().path.display());
+            eprintln!(
+                "error: {}: {}",
+                escape_path(&plugin.info().path),
+                error.to_text()
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -433,18 +442,19 @@ fn check_connection(
     };
     let mut targets = Vec::new();
     for (name, configured) in names.iter().zip(&all) {
-        let path = configured.plugin().info().path.display();
+        let path = escape_path(&configured.plugin().info().path);
         match configured.endpoints() {
             Ok(endpoints) if endpoints.is_empty() => {
                 eprintln!(
-                    "error: {path}: {name} names no endpoint to check; report this to the \
-                     plugin's author"
+                    "error: {path}: {} names no endpoint to check; report this to the \
+                     plugin's author",
+                    escape_control(name)
                 );
                 return Ok(ExitCode::FAILURE);
             }
             Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.to_string(), e))),
             Err(error) => {
-                eprintln!("error: {path}: {error}");
+                eprintln!("error: {path}: {}", error.to_text());
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -470,11 +480,9 @@ fn check_connection(
                 } else {
                     "FAIL"
                 };
-                writeln!(
-                    stdout,
-                    "{status:<4}  {}  {}: {}",
-                    entry.backend, entry.endpoint, entry.outcome
-                )?;
+                // The endpoint is the plugin's: it could forge a row.
+                let line = format!("{}  {}: {}", entry.backend, entry.endpoint, entry.outcome);
+                writeln!(stdout, "{status:<4}  {}", escape_control(&line))?;
             }
         }
     }
@@ -512,18 +520,13 @@ fn check(
                 writeln!(
                     stdout,
                     "{status:<4}  {} {}  {}",
-                    info.name,
-                    info.version,
-                    info.path.display()
+                    escape_control(&info.name),
+                    escape_control(&info.version.to_string()),
+                    escape_path(&info.path)
                 )?;
             }
             for problem in &report.problems {
-                writeln!(
-                    stdout,
-                    "error: {}: {}",
-                    problem.path.display(),
-                    problem.error
-                )?;
+                writeln!(stdout, "error: {}", problem.to_text())?;
             }
             writeln!(
                 stdout,
@@ -542,7 +545,7 @@ fn check(
 
 fn warn_all(problems: &[ProblemReport]) {
     for problem in problems {
-        eprintln!("warning: {}: {}", problem.path.display(), problem.error);
+        eprintln!("warning: {}", problem.to_text());
     }
 }
 

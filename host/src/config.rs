@@ -24,11 +24,15 @@ use floe_plugin_api::JsonObject;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Error;
+use crate::{Error, input};
 
 /// The environment variable naming the configuration file when `-c` is not
 /// given.
 pub const CONFIG_ENV: &str = "FLOE_TELEMETRY_CONFIG";
+
+/// A configuration of every backend there is fits in far less; anything
+/// longer is refused before it fills the memory.
+pub(crate) const MAX_CONFIG_FILE: u64 = 16 << 20;
 
 /// The backend used when there is no configuration file.
 pub const DEFAULT_BACKEND: &str = "jaeger";
@@ -96,7 +100,7 @@ impl Default for Config {
 impl Config {
     /// Reads and checks the file at `file`.
     pub fn load(file: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(file).map_err(|error| Error::ConfigUnreadable {
+        let text = input::read_regular_text(file, MAX_CONFIG_FILE).map_err(|error| Error::ConfigUnreadable {
             file: file.to_owned(),
             reason: format!("cannot read the configuration file: {error}; check the path given with -c or {CONFIG_ENV}"),
         })?;

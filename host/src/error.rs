@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::Call;
 use crate::config::Violation;
+use crate::escape::{escape_control, escape_path};
 
 /// Everything that can go wrong while finding, loading or calling plugins.
 #[derive(Debug, Error)]
@@ -619,6 +620,42 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The message for a terminal: one line per violation or problem for the
+    /// errors that list several, and every control character within a line
+    /// escaped, so that a file name or a plugin's words cannot forge a line
+    /// or reach the terminal as an escape sequence.
+    pub fn to_text(&self) -> String {
+        self.message_lines()
+            .iter()
+            .map(|line| escape_control(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The message, split only where it lists several things.
+    fn message_lines(&self) -> Vec<String> {
+        match self {
+            Error::InvalidConfig {
+                source_name,
+                violations,
+            } => violations
+                .iter()
+                .map(|violation| format!("{source_name}: {violation}"))
+                .collect(),
+            Error::InvalidCollectorConfig { problems } => problems.clone(),
+            Error::InPlugin { path, error } => {
+                let mut lines = error.message_lines();
+                if let Some(first) = lines.first_mut() {
+                    *first = format!("{}: {first}", path.display());
+                }
+                lines
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
 impl From<floe_plugin_api::Error> for Error {
     fn from(error: floe_plugin_api::Error) -> Self {
         match error {
@@ -657,7 +694,8 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.error)
+        // For a terminal: see `Error::to_text`.
+        write!(f, "{}: {}", escape_path(&self.path), self.error.to_text())
     }
 }
 
@@ -684,6 +722,28 @@ mod tests {
         assert!(
             text.starts_with("/opt/floe/plugins/libacme.so: its settings schema is not a valid"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_problem_escapes_control_characters_but_keeps_its_listed_lines() {
+        let problem = Problem::new(
+            "/p/evil\njaeger  9.9.9\x1b[31m.so",
+            Error::InPlugin {
+                path: PathBuf::from("/p/evil\n.so"),
+                error: Box::new(Error::InvalidConfig {
+                    source_name: "/etc/floe\r.yaml".to_owned(),
+                    violations: vec![
+                        Violation::new("a", "bad\x1b]0;title\x07"),
+                        Violation::new("b", "unknown"),
+                    ],
+                }),
+            },
+        );
+        assert_eq!(
+            problem.to_string(),
+            "/p/evil\\njaeger  9.9.9\\x1b[31m.so: /p/evil\\n.so: /etc/floe\\r.yaml: a: \
+             bad\\x1b]0;title\\x07\n/etc/floe\\r.yaml: b: unknown"
         );
     }
 

@@ -51,6 +51,8 @@ pub mod config;
 pub mod connection;
 mod elf;
 mod error;
+pub mod escape;
+mod input;
 pub mod lock;
 pub mod render;
 pub mod report;

@@ -7,17 +7,20 @@
 //! reads the file as a plugin.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Listing};
+use crate::{Error, Listing, input};
 
 /// Where `lock` writes and `--locked` reads, unless told otherwise: in the
 /// current directory.
 pub const DEFAULT_LOCK_FILE: &str = "floe-telemetry.lock";
+
+/// A lock file pins a few hundred bytes per plugin: anything this long is
+/// not one, and is refused before it fills the memory.
+const MAX_LOCK_FILE: u64 = 16 << 20;
 
 /// The format of the lock file this host writes and reads.
 const FORMAT: u32 = 1;
@@ -93,7 +96,7 @@ impl Locked {
             file: file.to_owned(),
             reason,
         };
-        let text = fs::read_to_string(file).map_err(|error| {
+        let text = input::read_regular_text(file, MAX_LOCK_FILE).map_err(|error| {
             unreadable(format!(
                 "cannot read it ({error}); write it with `floe-telemetry lock`"
             ))
@@ -150,6 +153,8 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

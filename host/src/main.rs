@@ -7,12 +7,10 @@ mod commands;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     init_logging(cli.verbose);
     match commands::run(cli) {
         Ok(code) => code,
@@ -20,7 +18,12 @@ fn main() -> ExitCode {
         // it has enough; that is not an error.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            let _ = writeln!(std::io::stderr(), "error: {error}");
+            let message = error.to_string();
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                floe_host::escape::escape_control(&message)
+            );
             ExitCode::FAILURE
         }
     }

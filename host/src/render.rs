@@ -20,6 +20,8 @@ use floe_plugin_api::JsonObject;
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::config::MAX_CONFIG_FILE;
+use crate::input;
 
 /// The signals a pipeline can carry, in the order pipelines are printed.
 pub const SIGNALS: [&str; 3] = ["traces", "metrics", "logs"];
@@ -98,7 +100,7 @@ pub fn load_base(file: &Path) -> Result<JsonObject, Error> {
         file: file.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(file).map_err(|error| {
+    let text = input::read_regular_text(file, MAX_CONFIG_FILE).map_err(|error| {
         unreadable(format!(
             "cannot read the base file: {error}; check the path given with --base"
         ))

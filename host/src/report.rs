@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use floe_plugin_api::JsonObject;
 use serde::Serialize;
 
+use crate::escape::{escape_control, escape_path};
 use crate::{Catalog, Checked, DirSource, ErrorKind, Listing, PluginInfo, Problem, SearchPath};
 
 /// `list -o json`: where plugins were searched, what was found, what failed.
@@ -39,6 +40,9 @@ pub struct ProblemReport {
     pub kind: ErrorKind,
     /// What is wrong and what to do.
     pub error: String,
+    /// The same for a terminal (see [`crate::Error::to_text`]).
+    #[serde(skip)]
+    text: String,
 }
 
 impl From<&Problem> for ProblemReport {
@@ -47,7 +51,15 @@ impl From<&Problem> for ProblemReport {
             path: problem.path.clone(),
             kind: problem.error.kind(),
             error: problem.error.to_string(),
+            text: problem.error.to_text(),
         }
+    }
+}
+
+impl ProblemReport {
+    /// `path: error` for a terminal, control characters escaped.
+    pub fn to_text(&self) -> String {
+        format!("{}: {}", escape_path(&self.path), self.text)
     }
 }
 
@@ -95,17 +107,21 @@ impl<'a> ListReport<'a> {
     /// The human-readable table of plugins.
     pub fn plugin_table(&self) -> String {
         let rows = self.plugins.iter().map(|info| {
+            // What a plugin file says about itself, and its file name,
+            // could otherwise forge rows or reach the terminal as escapes.
             vec![
-                info.name.clone(),
-                info.version.to_string(),
-                info.floe_api_version.clone(),
+                escape_control(&info.name).into_owned(),
+                escape_control(&info.version.to_string()).into_owned(),
+                escape_control(&info.floe_api_version).into_owned(),
                 if info.self_hosted { "yes" } else { "no" }.to_owned(),
                 match &info.signals {
-                    Some(signals) if !signals.is_empty() => signals.join(","),
+                    Some(signals) if !signals.is_empty() => {
+                        escape_control(&signals.join(",")).into_owned()
+                    }
                     // An API 1.0 plugin does not say.
                     _ => "-".to_owned(),
                 },
-                info.path.display().to_string(),
+                escape_path(&info.path).into_owned(),
             ]
         });
         table(
@@ -124,7 +140,10 @@ impl<'a> ListReport<'a> {
                 DirSource::Default => "default",
             };
             let missing = if entry.exists { "" } else { ", missing" };
-            text.push_str(&format!("  {} ({source}{missing})\n", entry.dir.display()));
+            text.push_str(&format!(
+                "  {} ({source}{missing})\n",
+                escape_path(&entry.dir)
+            ));
         }
         text
     }

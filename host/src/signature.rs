@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::Error;
+use crate::{Error, input};
 
 /// The first word of a signature file.
 const SIGNATURE_TAG: &str = "floe-ed25519";
@@ -170,16 +170,10 @@ fn read_public_key(path: &Path) -> Result<VerifyingKey, Error> {
         })
 }
 
-/// A short text file; a longer one is refused without reading it whole.
+/// A short text file; a longer one, or one that is not a regular file, is
+/// refused without reading it whole.
 fn read_small(path: &Path) -> std::io::Result<String> {
-    let len = fs::metadata(path)?.len();
-    if len > MAX_SMALL_FILE {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{len} bytes, too long"),
-        ));
-    }
-    fs::read_to_string(path)
+    input::read_regular_text(path, MAX_SMALL_FILE)
 }
 
 fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), Error> {

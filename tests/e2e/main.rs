@@ -11,6 +11,7 @@ mod collector;
 mod connection;
 mod corpus;
 mod discovery;
+mod hostile_inputs;
 mod list;
 mod lock;
 mod metadata;

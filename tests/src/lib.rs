@@ -9,9 +9,11 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -345,6 +347,79 @@ impl TestCommand {
             stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
         }
     }
+
+    /// Caps the binary's address space at `bytes`, so that a run that reads
+    /// without end fails on its own instead of taking the machine's memory.
+    pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
+        use rustix::process::{Resource, Rlimit, setrlimit};
+        use std::os::unix::process::CommandExt as _;
+        let limit = Rlimit {
+            current: Some(bytes),
+            maximum: Some(bytes),
+        };
+        // SAFETY: between fork and exec the closure makes one system call
+        // and allocates nothing.
+        unsafe {
+            self.command
+                .pre_exec(move || setrlimit(Resource::As, limit).map_err(std::io::Error::from));
+        }
+        self
+    }
+
+    /// Like [`TestCommand::run`], but the run must end within `deadline`:
+    /// past it, the binary and every process it started are killed and the
+    /// test fails, so that a command that hangs fails instead of hanging
+    /// the test run.
+    #[track_caller]
+    pub fn run_within(&mut self, deadline: Duration) -> TestOutput {
+        use std::os::unix::process::CommandExt as _;
+        use std::process::Stdio;
+
+        let command = self
+            .command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn_retrying(|| command.spawn())
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                pipe.read_to_end(&mut bytes).map(|_| bytes)
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the binary") {
+                break Some(status);
+            }
+            if started.elapsed() > deadline {
+                let group = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+        let stdout = text(stdout.join().expect("stdout reader").expect("read stdout"));
+        let stderr = text(stderr.join().expect("stderr reader").expect("read stderr"));
+        let Some(status) = status else {
+            panic!(
+                "{command:?} did not finish within {deadline:?} and was killed\n\
+                 --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            );
+        };
+        TestOutput {
+            command: format!("{command:?}"),
+            status,
+            stdout,
+            stderr,
+        }
+    }
 }
 
 impl Default for TestCommand {
@@ -360,17 +435,21 @@ impl Default for TestCommand {
 /// and its child keeps that descriptor until it calls exec. That is over as
 /// soon as the child execs, so trying again is enough.
 fn spawn_output(command: &mut Command) -> std::process::Output {
+    spawn_retrying(|| command.output()).unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// `start()`, retried while the binary is "text file busy" (see
+/// [`spawn_output`]).
+fn spawn_retrying<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
     const ETXTBSY: i32 = 26;
     let mut attempts = 0;
     loop {
-        match command.output() {
+        match start() {
             Err(error) if error.raw_os_error() == Some(ETXTBSY) && attempts < 1000 => {
                 attempts += 1;
                 std::thread::yield_now();
             }
-            result => {
-                return result.unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-            }
+            result => return result,
         }
     }
 }
