@@ -137,12 +137,20 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
 }
 
 /// The configuration file named by `-c` or the environment, or the default
-/// configuration when there is none.
-fn load_config(file: Option<&Path>) -> Result<Config, Error> {
-    match file {
-        Some(file) => Config::load(file),
-        None => Ok(Config::default()),
-    }
+/// configuration when there is none; a version it pins that is not the
+/// installed plugin's is one more violation of it.
+fn load_config(file: Option<&Path>, catalog: &Catalog) -> Result<Config, Error> {
+    let mut config = match file {
+        Some(file) => Config::load(file)?,
+        None => Config::default(),
+    };
+    config.check_versions(|name| {
+        catalog
+            .get(name)
+            .ok()
+            .map(|plugin| plugin.info().version.to_string())
+    });
+    Ok(config)
 }
 
 /// The backends a command is about: `name`, or those `config` selects.
@@ -268,7 +276,7 @@ fn document(
     args: &DocumentArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
+    let config = match load_config(config, catalog) {
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
@@ -322,7 +330,7 @@ fn render(
     args: &RenderArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
+    let config = match load_config(config, catalog) {
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
@@ -428,7 +436,7 @@ fn check_connection(
     timeout: Duration,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
+    let config = match load_config(config, catalog) {
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
@@ -502,7 +510,7 @@ fn check(
     config: Option<&Path>,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
-    let config = match load_config(config) {
+    let config = match load_config(config, catalog) {
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };

@@ -25,13 +25,14 @@ const WORKSPACE_PACKAGES: &[&str] = &[
     "floe-backend-jaeger",
     "floe-backend-datadog",
     "floe-backend-grafana-cloud",
+    "floe-backend-console",
 ];
 
 /// Name of the host binary.
 pub const BINARY: &str = "floe-telemetry";
 
 /// The bundled backends, in the order their names sort.
-pub const BUNDLED: &[&str] = &["datadog", "grafana-cloud", "jaeger"];
+pub const BUNDLED: &[&str] = &["console", "datadog", "grafana-cloud", "jaeger"];
 
 /// The floe-telemetry workspace root.
 pub fn workspace_root() -> &'static Path {
