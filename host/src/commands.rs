@@ -15,11 +15,13 @@ use floe_host::{
 };
 use serde::Serialize;
 
+use floe_host::config::default_secret_name;
+use floe_host::platform;
 use floe_host::render::{self, BackendFragment};
 
 use crate::cli::{
-    CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, RenderArgs, RenderCommand,
-    SchemaFormat,
+    Chart, CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, HelmArgs, ListFormat,
+    RenderArgs, RenderCommand, SchemaFormat,
 };
 
 /// Exit status for a usage error, as clap uses for its own.
@@ -123,9 +125,14 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::Render(RenderCommand::Collector(args)) => {
             render(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
-        Command::Render(RenderCommand::Helm(args)) => {
-            render(&catalog, config, &args, Call::GetHelmValuesOverride)
-        }
+        Command::Render(RenderCommand::Helm(HelmArgs {
+            render: args,
+            chart: None,
+        })) => render(&catalog, config, &args, Call::GetHelmValuesOverride),
+        Command::Render(RenderCommand::Helm(HelmArgs {
+            render: args,
+            chart: Some(Chart::FloePlatform),
+        })) => render_platform(&catalog, config, &args),
         Command::Check { output } => check(&search_path, &catalog, config, output),
         Command::Schema { name, output } => schema(&catalog, &name, output),
         Command::CheckConnection { name, output } => {
@@ -388,6 +395,86 @@ fn render(
         }
         Err(error) => Ok(fail(&error)),
     }
+}
+
+/// `render helm --chart floe-platform`: the umbrella chart's values, and a
+/// note for each Secret to create.
+fn render_platform(
+    catalog: &Catalog,
+    config: Option<&Path>,
+    args: &RenderArgs,
+) -> io::Result<ExitCode> {
+    let config = match load_config(config, catalog) {
+        Ok(config) => config,
+        Err(error) => return Ok(fail(&error)),
+    };
+    warn_about_problems(catalog);
+    let base = match args.base.as_deref().map(render::load_base).transpose() {
+        Ok(base) => base,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let configured = match catalog.configure_all(&config, &config.selected()) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(fail(&error)),
+    };
+    let mut backends = Vec::new();
+    for backend in &configured {
+        let info = backend.plugin().info();
+        let calls = (
+            backend.call(Call::GetOtlpExporterConfig),
+            backend.call(Call::GetHelmValuesOverride),
+        );
+        let (fragment, helm_values) = match calls {
+            (Ok(fragment), Ok(values)) => (fragment, values),
+            (Err(error), _) | (_, Err(error)) => {
+                eprintln!("error: {}: {error}", info.path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let entry = config.entry(&info.name);
+        backends.push(platform::Backend {
+            fragment: BackendFragment {
+                backend: info.name.clone(),
+                signals: info.signals.clone(),
+                fragment,
+            },
+            helm_values,
+            settings: entry.map(|e| e.settings.clone()).unwrap_or_default(),
+            config_path: entry.map(|e| e.path.clone()),
+            secret: entry
+                .map(|e| e.secret_name())
+                .unwrap_or_else(|| default_secret_name(&info.name)),
+        });
+    }
+    let composed = match platform::values(&backends, base.as_ref(), &config.source_name()) {
+        Ok(composed) => composed,
+        Err(error) => return Ok(fail(&error)),
+    };
+    for rename in &composed.renamed {
+        eprintln!("note: {rename}");
+    }
+    if let Some(base) = &args.base {
+        for path in &composed.replaced_in_base {
+            eprintln!(
+                "note: {}: `{path}` is replaced by the composed value",
+                base.display()
+            );
+        }
+    }
+    for secret in &composed.secrets {
+        eprintln!(
+            "note: the collector reads {} from the Secret {}; create it before installing: {}",
+            secret.keys.join(", "),
+            secret.name,
+            secret.create_command()
+        );
+    }
+    let format = match args.output {
+        DocumentFormat::Yaml => Format::Yaml,
+        DocumentFormat::Json => Format::Json,
+    };
+    print(&mut io::stdout().lock(), &composed.values, format)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn schema(catalog: &Catalog, name: &str, output: SchemaFormat) -> io::Result<ExitCode> {

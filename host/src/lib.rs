@@ -35,6 +35,7 @@ mod file_check;
 pub mod isolation;
 mod loader;
 pub mod lock;
+pub mod platform;
 pub mod render;
 pub mod report;
 mod search_path;
