@@ -17,6 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub mod corpus;
+pub mod helm;
 
 /// Packages whose artifacts the tests drive: the host binary and every bundled
 /// plugin, which `cargo test -p floe-telemetry-tests` does not build by itself.

@@ -15,7 +15,7 @@ use floe_plugin_api::{
 /// The exporter's levels of detail, least first.
 pub const VERBOSITIES: [&str; 3] = ["basic", "normal", "detailed"];
 
-/// The level used unless configured otherwise: the exporter's own default.
+/// The level used unless configured otherwise: counts only, the least noise.
 pub const DEFAULT_VERBOSITY: &str = "basic";
 
 /// The console backend.
