@@ -538,12 +538,9 @@ fn check_connection(
     for (name, configured) in names.iter().zip(&all) {
         let path = configured.plugin().info().path.display();
         match configured.endpoints() {
+            // console writes to the collector's own log: nothing to reach.
             Ok(endpoints) if endpoints.is_empty() => {
-                eprintln!(
-                    "error: {path}: {name} names no endpoint to check; report this to the \
-                     plugin's author"
-                );
-                return Ok(ExitCode::FAILURE);
+                eprintln!("note: {name} connects to no address: nothing to check");
             }
             Ok(endpoints) => targets.extend(endpoints.into_iter().map(|e| (name.to_string(), e))),
             Err(error) => {

@@ -401,3 +401,71 @@ fn the_chart_refuses_values_against_its_schema() {
     let error = helm_render(&floe_platform_chart(), &values, RELEASE, NAMESPACE).unwrap_err();
     assert!(error.contains("mode"), "{error}");
 }
+
+/// The real collector (see [`floe_telemetry_tests::otelcol`]) has none of
+/// the chart's receivers and extensions, so it cannot take a rendered relay
+/// configuration whole. What it can check is the part made of components
+/// it has: the chart's processors as rendered, and Grafana Cloud's exporter
+/// in header mode as rendered, in the rendered logs pipeline, fed by a file
+/// instead of OTLP.
+#[test]
+fn the_real_collector_accepts_the_rendered_processors_and_exporter() {
+    let Some(otelcol) = floe_telemetry_tests::otelcol(
+        "the_real_collector_accepts_the_rendered_processors_and_exporter",
+    ) else {
+        return;
+    };
+    let dir = Dir::new();
+    let output = platform_values(
+        &dir,
+        "floe.yaml",
+        "backends:\n  - backend: grafana-cloud\n    config: {auth: header, zone: prod-eu-west-2}\n",
+    );
+    let endpoint = "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp";
+    let relay = check_rendering(
+        &output,
+        &Expected {
+            exporters: json!({
+                "otlp/jaeger": charts_own_jaeger_exporter(),
+                "otlphttp/grafana_cloud": {
+                    "endpoint": endpoint,
+                    "headers": {"Authorization": "Basic ${env:GRAFANA_CLOUD_BASIC_AUTH}"}
+                }
+            }),
+            extensions: json!(["health_check"]),
+            pipelines: json!({
+                "traces": pipeline(&["otlphttp/grafana_cloud"]),
+                "metrics": pipeline(&["otlphttp/grafana_cloud"]),
+                "logs": pipeline(&["otlphttp/grafana_cloud"])
+            }),
+            secrets: &[("GRAFANA_CLOUD_BASIC_AUTH", "floe-telemetry-grafana-cloud")],
+            jaeger: false,
+        },
+    );
+    let relay: Value = serde_norway::from_str(&relay).unwrap();
+    let logs = &relay["service"]["pipelines"]["logs"];
+    let config = json!({
+        "receivers": {"filelog": {"include": [dir.join("app.log")]}},
+        "processors": relay["processors"],
+        "exporters": {"otlphttp/grafana_cloud": relay["exporters"]["otlphttp/grafana_cloud"]},
+        "service": {"pipelines": {"logs": {
+            "receivers": ["filelog"],
+            "processors": logs["processors"],
+            "exporters": logs["exporters"]
+        }}}
+    });
+    let file = dir.write("collector.yaml", serde_norway::to_string(&config).unwrap());
+    let validated = std::process::Command::new(&otelcol)
+        .args(["validate", "--config"])
+        .arg(&file)
+        .env("GRAFANA_CLOUD_BASIC_AUTH", "MTIzNDU2OmdsY19leGFtcGxl")
+        .output()
+        .expect("run otelcol-contrib");
+    assert!(
+        validated.status.success(),
+        "otelcol-contrib validate failed ({}):\n{}\n{}",
+        validated.status,
+        String::from_utf8_lossy(&validated.stderr),
+        read_to_string(&file)
+    );
+}
