@@ -279,8 +279,30 @@ pub enum RenderCommand {
     /// pipeline per signal (ready for `otelcol --config`).
     Collector(RenderArgs),
     /// Every selected backend's Helm values, deep-merged onto --base
-    /// (ready for `helm install -f`).
-    Helm(RenderArgs),
+    /// (ready for `helm install -f`); with --chart floe-platform, the values
+    /// of floe's umbrella chart: collector configuration, its credentials'
+    /// Secrets, and Jaeger.
+    Helm(HelmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HelmArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Write the values of this chart: `floe-platform` (floe's umbrella
+    /// chart) puts the collector configuration under `otel.config`, reads
+    /// credentials from Secrets (`otel.extraEnvs`) and deploys Jaeger only
+    /// when it is selected.
+    #[arg(long, value_enum, value_name = "CHART")]
+    pub chart: Option<Chart>,
+}
+
+/// A chart `render helm --chart` writes values for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Chart {
+    /// floe's umbrella chart.
+    FloePlatform,
 }
 
 #[derive(Debug, Args)]
@@ -395,6 +417,21 @@ mod tests {
         assert_eq!(args.base, Some(PathBuf::from("/etc/otelcol.yaml")));
         assert_eq!(args.output, DocumentFormat::Json);
         assert!(Cli::try_parse_from(["floe-telemetry", "render", "helm"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "floe-telemetry",
+            "render",
+            "helm",
+            "--chart",
+            "floe-platform",
+        ])
+        .unwrap();
+        let Command::Render(RenderCommand::Helm(args)) = cli.command else {
+            panic!("render helm")
+        };
+        assert_eq!(args.chart, Some(Chart::FloePlatform));
+        assert!(
+            Cli::try_parse_from(["floe-telemetry", "render", "collector", "--chart", "x"]).is_err()
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //!   - backend: jaeger
 //! ```
 //!
+//! floe's platform manifest (`apiVersion: floe.dev/v1`, `kind: Manifest`)
+//! is read as a configuration too: see [`manifest`].
+//!
 //! YAML or JSON (JSON is YAML). This module checks the file's own shape and
 //! refuses credentials written into it; each backend's settings are then
 //! checked against the backend's schema (see [`crate::Catalog::configure`]).
@@ -25,6 +28,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{Error, input};
+
+mod manifest;
+
+pub use manifest::{DEFAULT_MANIFEST_BACKEND, MANIFEST_API_VERSION, MANIFEST_KIND};
 
 /// The environment variable naming the configuration file when `-c` is not
 /// given.
@@ -62,15 +69,36 @@ impl fmt::Display for Violation {
     }
 }
 
-/// One entry of `backends:`.
+/// One entry of `backends:` (or a manifest's `plugins.telemetry_backend`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendEntry {
-    /// Where it is in the file: `backends[N]`.
+    /// Where it is in the file: `backends[N]`, or
+    /// `plugins.telemetry_backend` in a manifest.
     pub path: String,
     /// The backend's name.
     pub backend: String,
     /// Its settings, `{}` when it has no `config:`.
     pub settings: JsonObject,
+    /// The Kubernetes Secret holding the backend's credentials, when named.
+    pub connection_secret_ref: Option<String>,
+    /// The plugin version the file pins (manifests only), `X.Y.Z`.
+    pub version: Option<String>,
+}
+
+impl BackendEntry {
+    /// The Secret the backend's credentials come from: the one named, or
+    /// `floe-telemetry-<backend>`.
+    pub fn secret_name(&self) -> String {
+        self.connection_secret_ref
+            .clone()
+            .unwrap_or_else(|| default_secret_name(&self.backend))
+    }
+}
+
+/// The Secret a backend's credentials come from when the configuration
+/// names none.
+pub fn default_secret_name(backend: &str) -> String {
+    format!("floe-telemetry-{backend}")
 }
 
 /// The backends to use and their settings, and what is wrong with the file.
@@ -83,6 +111,9 @@ pub struct Config {
     file: Option<PathBuf>,
     backends: Vec<BackendEntry>,
     violations: Vec<Violation>,
+    /// The backend selected when the configuration lists none: jaeger
+    /// without a file, console for a manifest without a telemetry backend.
+    fallback: Option<&'static str>,
 }
 
 impl Default for Config {
@@ -93,6 +124,7 @@ impl Default for Config {
             file: None,
             backends: Vec::new(),
             violations: Vec::new(),
+            fallback: Some(DEFAULT_BACKEND),
         }
     }
 }
@@ -119,12 +151,40 @@ impl Config {
                 ),
             })?;
         let mut violations = Vec::new();
-        let backends = read_document(&document, &mut violations);
+        let (backends, fallback) = if manifest::is_manifest(&document) {
+            let entry = manifest::read(&document, &mut violations);
+            let fallback = entry.is_none().then_some(DEFAULT_MANIFEST_BACKEND);
+            (entry.into_iter().collect(), fallback)
+        } else {
+            (read_document(&document, &mut violations), None)
+        };
         Ok(Config {
             file: Some(file.to_owned()),
             backends,
             violations,
+            fallback,
         })
+    }
+
+    /// Adds a violation for every entry that pins a version other than the
+    /// installed plugin's; `installed` gives a backend's installed version,
+    /// `None` when it is not installed (which is reported elsewhere).
+    pub fn check_versions(&mut self, installed: impl Fn(&str) -> Option<String>) {
+        for entry in &self.backends {
+            let (Some(pinned), Some(found)) = (&entry.version, installed(&entry.backend)) else {
+                continue;
+            };
+            if *pinned != found {
+                self.violations.push(Violation::new(
+                    format!("{}.version", entry.path),
+                    format!(
+                        "pins {} {pinned}, but the installed {} plugin is {found}; install \
+                         {pinned} or change the pin to {found}",
+                        entry.backend, entry.backend
+                    ),
+                ));
+            }
+        }
     }
 
     /// What is wrong with the file itself: its shape, and credentials
@@ -153,15 +213,16 @@ impl Config {
     }
 
     /// The names of the backends selected: those listed, or the default
-    /// backend when there is no file.
+    /// backend when there is no file (console for a manifest that names no
+    /// telemetry backend).
     pub fn selected(&self) -> Vec<&str> {
-        if self.file.is_none() {
-            vec![DEFAULT_BACKEND]
-        } else {
-            self.backends
+        match self.fallback {
+            Some(fallback) if self.backends.is_empty() => vec![fallback],
+            _ => self
+                .backends
                 .iter()
                 .map(|entry| entry.backend.as_str())
-                .collect()
+                .collect(),
         }
     }
 
@@ -243,10 +304,14 @@ fn read_entry(path: &str, item: &Value, violations: &mut Vec<Violation>) -> Opti
         ));
         return None;
     };
-    for key in fields.keys().filter(|k| *k != "backend" && *k != "config") {
+    for key in fields
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "backend" | "config" | "connection_secret_ref"))
+    {
         violations.push(Violation::new(
             format!("{path}.{key}"),
-            "unknown key; an entry takes `backend:` and `config:` (settings go under `config:`)",
+            "unknown key; an entry takes `backend:`, `config:` and `connection_secret_ref:` \
+             (settings go under `config:`)",
         ));
     }
     let backend = match fields.get("backend") {
@@ -269,6 +334,11 @@ fn read_entry(path: &str, item: &Value, violations: &mut Vec<Violation>) -> Opti
             None
         }
     };
+    let connection_secret_ref = secret_ref(
+        &format!("{path}.connection_secret_ref"),
+        fields.get("connection_secret_ref"),
+        violations,
+    );
     let mut settings = match fields.get("config") {
         None | Some(Value::Null) => JsonObject::new(),
         Some(Value::Object(settings)) => settings.clone(),
@@ -287,7 +357,67 @@ fn read_entry(path: &str, item: &Value, violations: &mut Vec<Violation>) -> Opti
         path: path.to_owned(),
         backend: backend?,
         settings,
+        connection_secret_ref,
+        version: None,
     })
+}
+
+/// The longest Kubernetes Secret name (a DNS subdomain).
+const SECRET_NAME_MAX: usize = 253;
+
+/// A `connection_secret_ref`, checked as floe's manifest checks it: at most
+/// 253 characters of lowercase letters, digits and `-`, starting and ending
+/// with a letter or digit. `None` when absent or refused.
+fn secret_ref(
+    path: &str,
+    value: Option<&Value>,
+    violations: &mut Vec<Violation>,
+) -> Option<String> {
+    let name = match value {
+        None | Some(Value::Null) => return None,
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            violations.push(Violation::new(
+                path,
+                format!(
+                    "expected the name of a Kubernetes Secret, found {}",
+                    json_type(other)
+                ),
+            ));
+            return None;
+        }
+    };
+    if is_secret_name(name) {
+        return Some(name.clone());
+    }
+    // The name is not quoted: whoever got the key wrong may have put the
+    // credential itself here.
+    violations.push(Violation::new(
+        path,
+        format!(
+            "not a Kubernetes Secret name ({} characters): use at most {SECRET_NAME_MAX} \
+             lowercase letters, digits and `-`, starting and ending with a letter or digit, \
+             e.g. `datadog-credentials`",
+            name.chars().count()
+        ),
+    ));
+    None
+}
+
+/// Whether `name` matches `^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$` and has
+/// at most 253 characters.
+pub fn is_secret_name(name: &str) -> bool {
+    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => {
+            bytes.len() <= SECRET_NAME_MAX
+                && edge(first)
+                && edge(last)
+                && bytes.iter().all(|&c| edge(c) || c == b'-')
+        }
+        _ => false,
+    }
 }
 
 /// Refuses, and removes, every key at any depth that looks like a credential
@@ -422,7 +552,7 @@ mod tests {
             ),
             [
                 "backend: unknown key; the file takes only `backends:`",
-                "backends[0].settings: unknown key; an entry takes `backend:` and `config:` (settings go under `config:`)",
+                "backends[0].settings: unknown key; an entry takes `backend:`, `config:` and `connection_secret_ref:` (settings go under `config:`)",
                 "backends[2].backend: \"datadog\" is already listed at backends[1]; list each backend once",
             ]
         );
@@ -466,6 +596,49 @@ mod tests {
         .unwrap();
         let settings = &config.entry("datadog").unwrap().settings;
         assert_eq!(settings.keys().collect::<Vec<_>>(), ["site"]);
+    }
+
+    #[test]
+    fn connection_secret_refs_default_per_backend_and_are_checked() {
+        let config = parse(
+            "backends:\n  - backend: datadog\n    connection_secret_ref: dd-credentials\n  - backend: grafana-cloud\n",
+        )
+        .unwrap();
+        assert!(config.violations().is_empty(), "{:?}", config.violations());
+        assert_eq!(
+            config.entry("datadog").unwrap().secret_name(),
+            "dd-credentials"
+        );
+        assert_eq!(
+            config.entry("grafana-cloud").unwrap().secret_name(),
+            "floe-telemetry-grafana-cloud"
+        );
+        assert_eq!(
+            violations(
+                "backends:\n  - backend: datadog\n    connection_secret_ref: Sup3r_Secret\n"
+            ),
+            [
+                "backends[0].connection_secret_ref: not a Kubernetes Secret name (12 characters): \
+              use at most 253 lowercase letters, digits and `-`, starting and ending with a \
+              letter or digit, e.g. `datadog-credentials`"
+            ]
+        );
+        assert_eq!(
+            violations("backends:\n  - backend: datadog\n    connection_secret_ref: [a]\n").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn secret_names() {
+        let longest = "a".repeat(253);
+        for good in ["a", "0", "dd-credentials", "a-b-c", longest.as_str()] {
+            assert!(is_secret_name(good), "{good}");
+        }
+        let too_long = "a".repeat(254);
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "a b", too_long.as_str()] {
+            assert!(!is_secret_name(bad), "{bad}");
+        }
     }
 
     #[test]

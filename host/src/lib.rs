@@ -54,6 +54,7 @@ mod error;
 pub mod escape;
 mod input;
 pub mod lock;
+pub mod platform;
 pub mod render;
 pub mod report;
 mod settings;

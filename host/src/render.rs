@@ -598,6 +598,13 @@ pub fn is_component_id(id: &str) -> bool {
     kind_ok && name_ok
 }
 
+/// What is structurally wrong with `config`, a whole collector configuration
+/// from anywhere (a file, a chart's rendering): the checks [`collector`]
+/// applies to what it composes.
+pub fn validate(config: &JsonObject) -> Vec<String> {
+    check(config, &HashMap::new(), "the configuration")
+}
+
 /// What is structurally wrong with a whole collector configuration: every
 /// pipeline has receivers and exporters, every component a pipeline names
 /// is defined, no list names an id twice, every extension an exporter or

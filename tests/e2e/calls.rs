@@ -38,8 +38,11 @@ pub fn expected(name: &str, call: &str) -> Value {
             }},
             "service": {"extensions": ["basicauth/grafana_cloud"]}
         }),
-        // Hosted services: nothing to deploy.
-        ("datadog" | "grafana-cloud", "helm-values") => json!({}),
+        ("console", "exporter-config") => {
+            json!({"exporters": {"debug": {"verbosity": "basic"}}})
+        }
+        // Hosted services, and the collector's own log: nothing to deploy.
+        ("console" | "datadog" | "grafana-cloud", "helm-values") => json!({}),
         _ => unreachable!("no expectation for {name} {call}"),
     }
 }

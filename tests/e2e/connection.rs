@@ -124,3 +124,22 @@ fn without_a_name_every_selected_backend_is_checked() {
     assert_eq!(endpoints[1]["endpoint"], closed.as_str());
     assert_eq!(endpoints[1]["outcome"], "refused");
 }
+
+#[test]
+fn console_connects_nowhere_and_says_so() {
+    let output = TestCommand::new()
+        .args(["check-connection", "console", "-o", "json"])
+        .run();
+    output.assert_success();
+    assert_eq!(
+        output.json()["endpoints"],
+        serde_json::json!([]),
+        "{output}"
+    );
+    assert!(
+        output
+            .stderr
+            .contains("note: console connects to no address: nothing to check"),
+        "{output}"
+    );
+}

@@ -14,6 +14,12 @@ use crate::util::{
 /// signals.
 const METADATA: &[(&str, &str, bool, &[&str])] = &[
     (
+        "console",
+        "Console, the collector's own log (debug exporter)",
+        true,
+        &["traces", "metrics", "logs"],
+    ),
+    (
         "datadog",
         "Datadog, hosted APM and distributed tracing",
         false,

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use floe_telemetry_tests::{Dir, fixture_plugin};
+use floe_telemetry_tests::{BUNDLED, Dir, fixture_plugin};
 
 use crate::util::{copy_bundled, floe_in, list_json, names, problems, the_problem};
 
@@ -21,7 +21,8 @@ fn locked() -> (Dir, std::path::PathBuf) {
         .args(["lock", "--file", lock.to_str().unwrap()])
         .run();
     output.assert_success();
-    assert!(output.stderr.contains("locked 4 plugin(s)"), "{output}");
+    let pinned = format!("locked {} plugin(s)", BUNDLED.len() + 1);
+    assert!(output.stderr.contains(&pinned), "{output}");
     (dir, lock)
 }
 
@@ -35,7 +36,7 @@ fn the_lock_file_pins_each_plugin_by_hash() {
     let written: serde_json::Value = serde_json::from_slice(&fs::read(&lock).unwrap()).unwrap();
     assert_eq!(written["format"], 1);
     let entries = written["plugins"].as_array().unwrap();
-    assert_eq!(entries.len(), 4, "{written:#}");
+    assert_eq!(entries.len(), BUNDLED.len() + 1, "{written:#}");
     for entry in entries {
         assert_eq!(entry["sha256"].as_str().unwrap().len(), 64, "{entry:#}");
         assert_eq!(entry["version"], "0.1.0");
@@ -43,7 +44,7 @@ fn the_lock_file_pins_each_plugin_by_hash() {
 
     let (list, _) = list_json(floe_in(dir.join("plugins")).arg(locked_flag(&lock)));
     assert_eq!(problems(&list), &[] as &[serde_json::Value], "{list:#}");
-    assert_eq!(names(&list).len(), 4, "{list:#}");
+    assert_eq!(names(&list).len(), BUNDLED.len() + 1, "{list:#}");
     let output = floe_in(dir.join("plugins"))
         .args([&locked_flag(&lock), "exporter-config", "jaeger"])
         .run();

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use floe_telemetry_tests::{Dir, TestCommand, TestOutput, fixture_plugin};
+use floe_telemetry_tests::{BUNDLED, Dir, TestCommand, TestOutput, fixture_plugin};
 
 use crate::util::{copy_bundled, floe_in, list_json, names, problems, the_problem};
 
@@ -88,7 +88,7 @@ fn signed_plugins_by_a_trusted_key_are_served() {
 
     let (list, _) = list_json(&mut signed.floe());
     assert_eq!(problems(&list), &[] as &[serde_json::Value], "{list:#}");
-    assert_eq!(names(&list).len(), 4, "{list:#}");
+    assert_eq!(names(&list).len(), BUNDLED.len() + 1, "{list:#}");
 
     let output = signed.floe().args(["check", "-o", "json"]).run();
     output.assert_success();

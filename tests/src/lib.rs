@@ -19,6 +19,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub mod corpus;
+pub mod helm;
 
 /// Packages whose artifacts the tests drive: the host binary and every bundled
 /// plugin, which `cargo test -p floe-telemetry-tests` does not build by itself.
@@ -27,13 +28,14 @@ const WORKSPACE_PACKAGES: &[&str] = &[
     "floe-backend-jaeger",
     "floe-backend-datadog",
     "floe-backend-grafana-cloud",
+    "floe-backend-console",
 ];
 
 /// Name of the host binary.
 pub const BINARY: &str = "floe-telemetry";
 
 /// The bundled backends, in the order their names sort.
-pub const BUNDLED: &[&str] = &["datadog", "grafana-cloud", "jaeger"];
+pub const BUNDLED: &[&str] = &["console", "datadog", "grafana-cloud", "jaeger"];
 
 /// The floe-telemetry workspace root.
 pub fn workspace_root() -> &'static Path {
