@@ -14,6 +14,7 @@ use floe_plugin_api::JsonObject;
 
 use crate::config::{BackendEntry, Config, Violation};
 use crate::discover;
+use crate::escape::escape_path;
 use crate::info::PluginInfo;
 use crate::plugin::{LoadOptions, Loaded, Plugin, load_files};
 use crate::select::{self, Names, Selection};
@@ -76,16 +77,9 @@ fn load_each(
     let selected = select::select(scanned, selection);
     problems.extend(selected.problems);
     let mut providers = selected.providers;
-    tracing::info!(
-        count = selected.to_load.len(),
-        "selected {}",
-        selected
-            .to_load
-            .iter()
-            .map(|file| file.path.display().to_string().escape_debug().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    for file in &selected.to_load {
+        tracing::info!("{}: selected for loading", escape_path(&file.path));
+    }
     load_files(
         selected.to_load,
         &policy,

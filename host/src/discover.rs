@@ -1,8 +1,9 @@
 //! Discovery: every candidate file on the search path, and what its
 //! metadata section says. No plugin code runs, and no file stays open.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::escape::escape_path;
 use crate::info::{MetadataSource, PluginInfo, Reported, is_valid_name};
 use crate::verify::FilePolicy;
 use crate::{Error, Problem, SearchPath};
@@ -27,28 +28,15 @@ pub(crate) fn scan(search_path: &SearchPath, policy: &FilePolicy) -> (Vec<Scanne
     let scanned = candidates
         .into_iter()
         .map(|path| {
-            let mut claimed = None;
-            let declared = policy.open(&path).and_then(|open| {
-                // Pinned files are refused by their bytes before their
-                // section is believed.
-                if policy.pins() {
-                    policy.pin(&open, false)?;
-                }
-                let Some(section) = open.section else {
-                    return Ok(None);
-                };
-                let reported = Reported::from_section(&section)?;
-                if is_valid_name(&reported.name) {
-                    claimed = Some(reported.name.clone());
-                }
-                reported.checked(MetadataSource::Section, &path).map(Some)
-            });
+            let (declared, claimed) = declare(policy, &path);
+            // The story `-v` tells: each file, and what became of it.
+            let shown = escape_path(&path);
             match &declared {
-                Ok(Some(info)) => {
-                    tracing::debug!(path = %path.display(), name = %info.name, "declares a backend")
-                }
-                Ok(None) => tracing::debug!(path = %path.display(), "has no metadata section"),
-                Err(error) => tracing::debug!(path = %path.display(), %error, "refused"),
+                Ok(Some(info)) => tracing::info!("{shown}: declares backend {}", info.name),
+                Ok(None) => tracing::info!(
+                    "{shown}: no metadata section; it is loaded to tell its name if needed"
+                ),
+                Err(error) => tracing::info!("{shown}: refused: {}", error.to_text()),
             }
             Scanned {
                 path,
@@ -58,4 +46,35 @@ pub(crate) fn scan(search_path: &SearchPath, policy: &FilePolicy) -> (Vec<Scanne
         })
         .collect();
     (scanned, problems)
+}
+
+/// What the file at `path` declares, checked; and the name its section
+/// claims, read even from a file refused (for a message that says so).
+fn declare(
+    policy: &FilePolicy,
+    path: &Path,
+) -> (Result<Option<PluginInfo>, Error>, Option<String>) {
+    let claim = |section: Option<&[u8]>| {
+        let reported = Reported::from_section(section?).ok()?;
+        is_valid_name(&reported.name).then_some(reported.name)
+    };
+    let open = match policy.open(path) {
+        Ok(open) => open,
+        Err(error) => return (Err(error), claim(policy.peek_section(path).as_deref())),
+    };
+    let claimed = claim(open.section.as_deref());
+    // Pinned files are refused by their bytes before their section is
+    // believed.
+    if policy.pins() {
+        if let Err(error) = policy.pin(&open, false) {
+            return (Err(error), claimed);
+        }
+    }
+    let declared = match &open.section {
+        Some(section) => Reported::from_section(section)
+            .and_then(|reported| reported.checked(MetadataSource::Section, path))
+            .map(Some),
+        None => Ok(None),
+    };
+    (declared, claimed)
 }

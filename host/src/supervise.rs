@@ -110,6 +110,8 @@ enum Failure {
     TimedOut,
     Closed,
     TooLong,
+    /// A message arrived before the request it would answer was sent.
+    OutOfTurn,
 }
 
 impl Worker {
@@ -233,6 +235,9 @@ impl Worker {
             Err(Failure::TooLong) => {
                 Err(self.protocol_error(call, &format!("a message over {MAX_MESSAGE} bytes")))
             }
+            Err(Failure::OutOfTurn) => {
+                Err(self.protocol_error(call, "a message before the request it would answer"))
+            }
             Err(Failure::Closed) => Err(self.death(call, deadline)),
             Err(Failure::TimedOut) => {
                 self.stop();
@@ -347,15 +352,14 @@ impl<'w> Exchange<'w> {
     }
 
     fn send(worker: &'w mut Worker, request: Vec<u8>) -> Self {
-        let mut exchange = Exchange {
+        // Bytes left over from before are a message nobody asked for.
+        let outcome = (!worker.pending.is_empty()).then_some(Err(Failure::OutOfTurn));
+        Exchange {
             worker,
             request,
             written: 0,
-            outcome: None,
-        };
-        // An answer left over from before would be out of turn.
-        exchange.take_line();
-        exchange
+            outcome,
+        }
     }
 
     fn done(&self) -> bool {

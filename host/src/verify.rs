@@ -115,6 +115,22 @@ impl FilePolicy {
         })
     }
 
+    /// The metadata section of the file at `path`, read without any of the
+    /// checks on who could have written it: only to name, in a message, the
+    /// backend a refused file claims. Never used to load anything.
+    pub(crate) fn peek_section(&self, path: &Path) -> Option<Vec<u8>> {
+        let link = fs::symlink_metadata(path).ok()?;
+        if !link.is_file() {
+            return None;
+        }
+        let file = open_no_follow(path).ok()?;
+        let metadata = file.metadata().ok()?;
+        if !metadata.is_file() {
+            return None;
+        }
+        judge(&ReadCache::new(&file), metadata.len()).ok()?
+    }
+
     /// With `--locked` or `--require-signatures`, checks the bytes of the
     /// open file against the lock and the signature; returns their sha256
     /// when `want_hash` or when a check needed it.
@@ -155,6 +171,12 @@ impl FilePolicy {
         let inside = self.plugin_dirs.iter().any(|dir| target.starts_with(dir));
         if !inside && !self.allow_insecure_permissions {
             return Err(Error::SymlinkOutside { target });
+        }
+        let metadata = fs::metadata(&target)?;
+        if !metadata.is_file() {
+            return Err(Error::NotARegularFile {
+                what: file_type_name(&metadata.file_type()),
+            });
         }
         Ok(target)
     }

@@ -21,6 +21,7 @@ mod render;
 mod secrets;
 mod settings;
 mod signatures;
+mod supervision;
 mod third_party;
 mod util;
 mod walkthrough;

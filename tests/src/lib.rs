@@ -350,6 +350,20 @@ impl TestCommand {
         }
     }
 
+    /// Starts the binary in a process group of its own, with its output
+    /// piped, and returns at once: for tests that act on it while it runs.
+    pub fn spawn(&mut self) -> std::process::Child {
+        use std::os::unix::process::CommandExt as _;
+        use std::process::Stdio;
+        let command = self
+            .command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        spawn_retrying(|| command.spawn()).unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    }
+
     /// Caps the binary's address space at `bytes`, so that a run that reads
     /// without end fails on its own instead of taking the machine's memory.
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
