@@ -65,10 +65,10 @@ fn declare(
     let claimed = claim(open.section.as_deref());
     // Pinned files are refused by their bytes before their section is
     // believed.
-    if policy.pins() {
-        if let Err(error) = policy.pin(&open, false) {
-            return (Err(error), claimed);
-        }
+    if policy.pins()
+        && let Err(error) = policy.pin(&open, false)
+    {
+        return (Err(error), claimed);
     }
     let declared = match &open.section {
         Some(section) => Reported::from_section(section)
