@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use floe_host::render::{self, BackendFragment};
 
+use crate::authoring;
 use crate::cli::{
     CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, RenderArgs, RenderCommand,
     SchemaFormat,
@@ -43,6 +44,13 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
     match &cli.command {
         Command::Keygen { out } => return Ok(keygen(out)),
         Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        Command::CheckPlugin { file } => {
+            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+            return authoring::check_plugin(file, timeout, cli.load.allow_insecure_permissions);
+        }
+        Command::NewPlugin { name, path } => {
+            return Ok(authoring::new_plugin(name, path.as_deref()));
+        }
         _ => {}
     }
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
@@ -97,6 +105,8 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::Lock { .. }
         | Command::Keygen { .. }
         | Command::Sign { .. }
+        | Command::CheckPlugin { .. }
+        | Command::NewPlugin { .. }
         | Command::PluginWorker { .. } => unreachable!("handled above"),
     };
     let options = LoadOptions {
@@ -115,7 +125,9 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::List { .. }
         | Command::Lock { .. }
         | Command::Keygen { .. }
-        | Command::Sign { .. } => unreachable!("handled above"),
+        | Command::Sign { .. }
+        | Command::CheckPlugin { .. }
+        | Command::NewPlugin { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }

@@ -145,7 +145,7 @@ pub use backend::{JsonObject, PluginError, TelemetryBackend, endpoint_address};
 pub use error::Error;
 #[doc(hidden)]
 pub use export::__private;
-pub use version::{ApiVersion, FLOE_API_VERSION};
+pub use version::{ApiVersion, CRATE_VERSION, FLOE_API_VERSION};
 
 /// Re-exported so that backends build their values with the same `serde_json`
 /// the export glue serialises with.

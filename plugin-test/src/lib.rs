@@ -52,8 +52,11 @@ mod schema;
 mod subject;
 
 pub use report::{Report, RuleResult, Verdict};
-pub use rules::{Compose, RULES, Rule, run};
+pub use rules::{Compose, RULES, Rule, is_backend_name, run};
 pub use subject::{Answer, Declared, Subject, check};
+
+/// The version of this crate.
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Checks backend type `$backend` against every rule and panics with the
 /// whole report when one fails; for a `#[test]` of the plugin crate.

@@ -15,7 +15,11 @@ pub struct Rule {
 }
 
 /// Every rule, in the order they are reported.
-pub const RULES: [Rule; 11] = [
+pub const RULES: [Rule; 12] = [
+    Rule {
+        id: "loads",
+        summary: "the host loads the library",
+    },
     Rule {
         id: "metadata",
         summary: "the metadata section matches the module; name, version and description are valid",
@@ -94,6 +98,7 @@ fn verdict(id: &str, subject: &Subject, compose: Option<&dyn Compose>) -> Verdic
         None => Verdict::NotRun("no fragment to check (see `empty-settings` and `objects`)".into()),
     };
     match id {
+        "loads" => Verdict::Pass(subject.loaded.clone()),
         "metadata" => judge(metadata(subject)),
         "schema-closed" => schema_rule(subject, schema::closed),
         "schema-documented" => schema_rule(subject, schema::documented),
@@ -204,8 +209,9 @@ fn metadata(subject: &Subject) -> Vec<String> {
     problems
 }
 
-/// The host's rule for names: what users type after `exporter-config`.
-fn is_backend_name(name: &str) -> bool {
+/// The host's rule for backend names (what users type after
+/// `exporter-config`): 1 to 64 of `a-z`, `0-9` and `-`, starting with a letter.
+pub fn is_backend_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -69,6 +69,9 @@ pub struct Declared {
 /// Everything the rules look at.
 #[derive(Debug, Clone)]
 pub struct Subject {
+    /// How it was loaded, when that says more than "the host loads the
+    /// library".
+    pub loaded: Option<String>,
     /// The metadata.
     pub declared: Declared,
     /// Whether the metadata section the host reads without loading the
@@ -108,6 +111,7 @@ impl Subject {
             )),
         };
         Subject {
+            loaded: Some("a backend type: nothing to load (check-plugin loads the library)".into()),
             declared: Declared {
                 name: B::NAME.to_owned(),
                 version: crate_version.to_owned(),

@@ -100,7 +100,7 @@ fn a_backend_that_follows_every_rule_passes() {
     // Composing needs a host; that is said, not passed.
     assert!(text.contains("skip  composes"), "{text}");
     assert!(
-        text.ends_with("acme: 10 rule(s) passed, 0 failed, 1 not run"),
+        text.ends_with("acme: 11 rule(s) passed, 0 failed, 1 not run"),
         "{text}"
     );
 }
@@ -374,6 +374,6 @@ fn assert_conforms_panics_with_the_whole_report() {
     let message = failure
         .downcast_ref::<String>()
         .expect("a formatted message");
-    assert!(message.starts_with("hosted-with-values breaks the plugin rules:\npass  metadata"));
+    assert!(message.starts_with("hosted-with-values breaks the plugin rules:\npass  loads"));
     assert!(message.contains("FAIL  hosted-helm-empty"));
 }
