@@ -252,7 +252,9 @@ fn objects(subject: &Subject) -> Vec<String> {
     calls
         .into_iter()
         .filter_map(|(call, answer)| match answer {
-            Some(Answer::NotAnObject(what)) => Some(format!("{call} returned {what}")),
+            Some(Answer::NotAnObject(what)) => Some(format!(
+                "{call}: {what}; every call returns an object (the export macro makes sure of it)"
+            )),
             _ => None,
         })
         .collect()

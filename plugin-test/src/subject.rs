@@ -13,7 +13,8 @@ use crate::{Report, run};
 pub enum Answer {
     /// A JSON object, as every call must return.
     Object(JsonObject),
-    /// Something else: what it was instead.
+    /// Something else: what is wrong with it (e.g. `expected a JSON object,
+    /// got an array`).
     NotAnObject(String),
     /// The call failed; the backend's message.
     Failed(String),
@@ -24,8 +25,12 @@ impl Answer {
     pub fn from_text(text: &str) -> Answer {
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(object)) => Answer::Object(object),
-            Ok(other) => Answer::NotAnObject(format!("{} instead of an object", kind_of(&other))),
-            Err(error) => Answer::NotAnObject(format!("text that is not JSON ({error})")),
+            Ok(other) => {
+                Answer::NotAnObject(format!("expected a JSON object, got {}", kind_of(&other)))
+            }
+            Err(error) => Answer::NotAnObject(format!(
+                "expected a JSON object, got text that is not JSON ({error})"
+            )),
         }
     }
 

@@ -83,20 +83,53 @@ fn subject(plugin: &Plugin) -> Subject {
         section,
         schema: match plugin.settings_schema() {
             Ok(schema) => schema.map(Answer::Object),
-            Err(error) => Some(answer(Err(error))),
+            Err(error) => Some(answer(Call::GetSettingsSchema, Err(error))),
         },
-        exporter_config: answer(plugin.call(Call::GetOtlpExporterConfig)),
-        helm_values: answer(plugin.call(Call::GetHelmValuesOverride)),
+        exporter_config: answer(
+            Call::GetOtlpExporterConfig,
+            plugin.call(Call::GetOtlpExporterConfig),
+        ),
+        helm_values: answer(
+            Call::GetHelmValuesOverride,
+            plugin.call(Call::GetHelmValuesOverride),
+        ),
     }
 }
 
-fn answer(result: Result<JsonObject, Error>) -> Answer {
-    match result {
-        Ok(object) => Answer::Object(object),
-        Err(error) if error.kind() == ErrorKind::InvalidOutput => {
-            Answer::NotAnObject(error.to_string())
+/// The answer to `call`, worded for the rules, which name the call
+/// themselves.
+fn answer(call: Call, result: Result<JsonObject, Error>) -> Answer {
+    let error = match result {
+        Ok(object) => return Answer::Object(object),
+        Err(error) => error,
+    };
+    let kind = error.kind();
+    let text = match error {
+        Error::InvalidOutput { reason, .. } => reason,
+        Error::CallFailed { message, .. } => message,
+        Error::CallPanicked { message, .. } => format!("panicked: {message}"),
+        // From a plugin's process, the host's own message, call and all.
+        Error::Isolated { message, .. } => {
+            let message = message
+                .strip_suffix("; report this to the plugin's author")
+                .unwrap_or(&message);
+            let prefixes = [
+                format!("{call} returned invalid output: "),
+                format!("{call} failed: "),
+                format!("{call} "),
+            ];
+            prefixes
+                .iter()
+                .find_map(|prefix| message.strip_prefix(prefix.as_str()))
+                .unwrap_or(message)
+                .to_owned()
         }
-        Err(error) => Answer::Failed(error.to_string()),
+        other => other.to_string(),
+    };
+    if kind == ErrorKind::InvalidOutput {
+        Answer::NotAnObject(text)
+    } else {
+        Answer::Failed(text)
     }
 }
 
