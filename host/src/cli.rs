@@ -259,6 +259,22 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
     },
+    /// Check a built plugin library against the plugin rules, through the
+    /// host's loader: one line per rule; exit 1 when any fails.
+    CheckPlugin {
+        /// The plugin library (`.so`).
+        file: PathBuf,
+    },
+    /// Write a new backend plugin crate that builds, passes the plugin
+    /// rules and loads.
+    NewPlugin {
+        /// The backend's name: `a-z`, `0-9` and `-`, starting with a letter.
+        name: String,
+        /// The crate's directory (default ./floe-backend-NAME); must not
+        /// exist or be empty.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

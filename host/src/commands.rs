@@ -20,6 +20,7 @@ use floe_host::config::default_secret_name;
 use floe_host::platform;
 use floe_host::render::{self, BackendFragment};
 
+use crate::authoring;
 use crate::cli::{
     Chart, CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, HelmArgs, ListFormat,
     RenderArgs, RenderCommand, SchemaFormat,
@@ -42,6 +43,13 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
     match &cli.command {
         Command::Keygen { out } => return Ok(keygen(out)),
         Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        Command::CheckPlugin { file } => {
+            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+            return authoring::check_plugin(file, timeout, cli.load.allow_insecure_permissions);
+        }
+        Command::NewPlugin { name, path } => {
+            return Ok(authoring::new_plugin(name, path.as_deref()));
+        }
         _ => {}
     }
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
@@ -145,7 +153,9 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::Lock { .. }
         | Command::Check { .. }
         | Command::Keygen { .. }
-        | Command::Sign { .. } => unreachable!("handled above"),
+        | Command::Sign { .. }
+        | Command::CheckPlugin { .. }
+        | Command::NewPlugin { .. } => unreachable!("handled above"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `floe-telemetry` command: parses the command line and dispatches to
 //! [`floe_host`].
 
+mod authoring;
 mod cli;
 mod commands;
 

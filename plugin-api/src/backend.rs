@@ -43,7 +43,10 @@ pub trait TelemetryBackend: Default {
     /// [`configure`](Self::configure), and `floe-telemetry schema NAME`
     /// prints it. Close every object with `"additionalProperties": false` so
     /// that a misspelt key is an error, use `enum` for closed sets, and give
-    /// each property a `description` and its `default`.
+    /// each property a `description` and its `default`, or, for a setting
+    /// without one, a description that begins with `optional:` and says what
+    /// happens without it (see the crate documentation, "Settings"). `{}`
+    /// must be valid: no setting is `required`.
     ///
     /// Credentials are never settings: take the *name* of an environment
     /// variable instead (a key ending in `_env`), and emit `${env:NAME}`.
@@ -72,11 +75,79 @@ pub trait TelemetryBackend: Default {
     }
 
     /// The OpenTelemetry Collector configuration fragment that exports to this
-    /// backend: an object with an `exporters` map, plus `extensions` when an
-    /// exporter needs one (an authenticator, for instance).
+    /// backend, for the settings `self` was configured with.
     ///
-    /// Credentials must appear only as `${env:NAME}` references, which the
-    /// collector resolves at start-up; never as literal values.
+    /// The fragment is part of a collector configuration, and holds only
+    /// what a backend contributes; the host adds it to the user's receivers,
+    /// processors and pipelines (`floe-telemetry render collector`):
+    ///
+    /// - `exporters` (required): a map from component id to the exporter's
+    ///   settings. Ids are `type` or `type/name` (`otlphttp/acme`); name them
+    ///   after the backend, so that they rarely collide with others (a host
+    ///   renames a colliding id, and the references to it, apart).
+    /// - `extensions` (optional): a map from id to settings, for what the
+    ///   exporters use, such as an authenticator (`basicauth/acme`) named in
+    ///   an exporter's `auth.authenticator`.
+    /// - `service.extensions` (optional): ids of the fragment's extensions.
+    ///   The collector starts only the extensions listed there; a host lists
+    ///   every extension a fragment defines anyway.
+    /// - `service.pipelines` (optional): a map from pipeline id (`traces`,
+    ///   `metrics`, `logs`, or `<signal>/<name>`) to `{"exporters": [ids]}`:
+    ///   which of the fragment's exporters serve which signal. Without it,
+    ///   each exporter serves every signal in [`SIGNALS`](Self::SIGNALS). Give
+    ///   it when the settings narrow the signals, or when exporters differ
+    ///   per signal. Pipelines name only exporters of this fragment and only
+    ///   signals in `SIGNALS`; receivers and processors are the user's.
+    ///
+    /// Nothing else: no `receivers`, `processors`, `connectors` or other
+    /// `service` keys. Credentials appear only as `${env:NAME}` references,
+    /// which the collector resolves from its environment when it starts;
+    /// never as values.
+    ///
+    /// ```
+    /// use floe_plugin_api::{JsonObject, PluginError, Signals, TelemetryBackend, json_object};
+    ///
+    /// /// Traces and logs to Acme, authenticated by an extension.
+    /// #[derive(Default)]
+    /// struct Acme;
+    ///
+    /// impl TelemetryBackend for Acme {
+    ///     const NAME: &'static str = "acme";
+    ///     const DESCRIPTION: &'static str = "Acme Observability Cloud";
+    ///     const SELF_HOSTED: bool = false;
+    ///     const SIGNALS: Signals = Signals::ALL;
+    ///
+    ///     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError> {
+    ///         Ok(json_object!({
+    ///             "exporters": {
+    ///                 "otlphttp/acme": {
+    ///                     "endpoint": "https://otlp.acme.example",
+    ///                     "auth": {"authenticator": "bearertokenauth/acme"}
+    ///                 }
+    ///             },
+    ///             "extensions": {
+    ///                 "bearertokenauth/acme": {"token": "${env:ACME_TOKEN}"}
+    ///             },
+    ///             "service": {
+    ///                 "extensions": ["bearertokenauth/acme"],
+    ///                 // Of the three signals it accepts, these settings send two.
+    ///                 "pipelines": {
+    ///                     "traces": {"exporters": ["otlphttp/acme"]},
+    ///                     "logs": {"exporters": ["otlphttp/acme"]}
+    ///                 }
+    ///             }
+    ///         }))
+    ///     }
+    ///
+    ///     fn helm_values_override(&self) -> Result<JsonObject, PluginError> {
+    ///         Ok(JsonObject::new())
+    ///     }
+    /// }
+    ///
+    /// let fragment = Acme.otlp_exporter_config()?;
+    /// assert_eq!(fragment["service"]["pipelines"].as_object().unwrap().len(), 2);
+    /// # Ok::<(), PluginError>(())
+    /// ```
     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError>;
 
     /// Helm values that deploy the backend's own services; an empty object

@@ -14,8 +14,28 @@
 ///
 /// [`configure`]: crate::TelemetryBackend::configure
 ///
-/// ```ignore
+/// ```no_run
+/// use floe_plugin_api::{JsonObject, PluginError, TelemetryBackend};
+///
+/// #[derive(Default)]
+/// struct MyBackend;
+///
+/// impl TelemetryBackend for MyBackend {
+///     const NAME: &'static str = "my-backend";
+///     const DESCRIPTION: &'static str = "exports to my backend";
+///     const SELF_HOSTED: bool = false;
+///
+///     fn otlp_exporter_config(&self) -> Result<JsonObject, PluginError> {
+///         Ok(floe_plugin_api::json_object!({"exporters": {"otlp/my_backend": {"endpoint": "my-backend:4317"}}}))
+///     }
+///
+///     fn helm_values_override(&self) -> Result<JsonObject, PluginError> {
+///         Ok(JsonObject::new())
+///     }
+/// }
+///
 /// floe_plugin_api::export_backend!(MyBackend);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export_backend {

@@ -13,6 +13,10 @@ use crate::Error;
 /// [compatible](ApiVersion::accepts) with it.
 pub const FLOE_API_VERSION: &str = "1.1";
 
+/// The version of this crate, which is not the API version: see the table
+/// of crate and API versions in the crate documentation.
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// A plugin API version: `MAJOR.MINOR`, optionally followed by an ignored `.PATCH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApiVersion {

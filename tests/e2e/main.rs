@@ -5,6 +5,7 @@
 //! plugins are built once for all the tests (see `floe_telemetry_tests`).
 
 mod api_versions;
+mod authoring;
 mod broken;
 mod calls;
 mod collector;

@@ -1,6 +1,7 @@
 //! A plugin built the way the plugin-api documentation tells a third party to
 //! build one: its own cargo project, outside this workspace, depending on
-//! nothing but `floe-plugin-api`, with the README's example as its source.
+//! nothing but `floe-plugin-api`, with the crate documentation's example as
+//! its source.
 //! Only its bare `.so` reaches the host.
 
 use std::path::PathBuf;
@@ -54,7 +55,7 @@ impl TelemetryBackend for Acme {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "region": {"enum": ["us", "eu"], "default": "us"},
+                "region": {"description": "the Acme region", "enum": ["us", "eu"], "default": "us"},
                 "api_key_env": {
                     "description": "environment variable holding the API key",
                     "type": "string",

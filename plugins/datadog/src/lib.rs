@@ -161,6 +161,11 @@ export_backend!(Datadog);
 mod tests {
     use super::*;
 
+    #[test]
+    fn follows_the_plugin_rules() {
+        floe_plugin_test::assert_conforms!(Datadog);
+    }
+
     fn configured(settings: Value) -> Datadog {
         let Value::Object(settings) = settings else {
             panic!("settings are an object")

@@ -94,7 +94,7 @@ impl TelemetryBackend for GrafanaCloud {
                     "default": DEFAULT_ZONE
                 },
                 "endpoint": {
-                    "description": "the OTLP gateway URL, as the stack's OpenTelemetry page shows it; not with `zone`",
+                    "description": "optional: the OTLP gateway URL, as the stack's OpenTelemetry page shows it; without it, the gateway of `zone`; not with `zone`",
                     "type": "string",
                     "pattern": "^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
                 },
@@ -199,6 +199,11 @@ export_backend!(GrafanaCloud);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follows_the_plugin_rules() {
+        floe_plugin_test::assert_conforms!(GrafanaCloud);
+    }
 
     fn exporter(settings: Value) -> Value {
         let Value::Object(settings) = settings else {

@@ -105,7 +105,7 @@ impl TelemetryBackend for Jaeger {
             "additionalProperties": false,
             "properties": {
                 "endpoint": {
-                    "description": "host:port of the Jaeger collector's OTLP port (default jaeger-collector:4317, or :4318 with protocol http)",
+                    "description": "optional: host:port of the Jaeger collector's OTLP port; without it, jaeger-collector:4317, or :4318 with protocol http",
                     "type": "string",
                     "pattern": format!("^{HOST}:{PORT}$")
                 },
@@ -115,6 +115,7 @@ impl TelemetryBackend for Jaeger {
                     "default": "grpc"
                 },
                 "tls": {
+                    "description": "optional: TLS towards the collector; without it, plain text inside the cluster",
                     "type": "object",
                     "additionalProperties": false,
                     "properties": {
@@ -141,7 +142,7 @@ impl TelemetryBackend for Jaeger {
                 "query_service_type": service_type("Service type of the query UI (chart v1)", "LoadBalancer"),
                 "service_type": service_type("Service type of the jaeger deployment (chart v2)", "ClusterIP"),
                 "storage": {
-                    "description": "where Jaeger keeps traces; chart v1 supports cassandra (its default, provisioned by the chart) and elasticsearch, chart v2 memory (default), cassandra and elasticsearch",
+                    "description": "optional: where Jaeger keeps traces; chart v1 supports cassandra (its default, provisioned by the chart) and elasticsearch, chart v2 memory (default), cassandra and elasticsearch",
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["type"],
@@ -170,7 +171,7 @@ impl TelemetryBackend for Jaeger {
                     ]
                 },
                 "resources": {
-                    "description": "Kubernetes resource requests and limits of Jaeger's pods",
+                    "description": "optional: Kubernetes resource requests and limits of Jaeger's pods; without it, the chart's",
                     "type": "object",
                     "additionalProperties": false,
                     "properties": {"requests": resource_list(), "limits": resource_list()}
@@ -326,6 +327,11 @@ export_backend!(Jaeger);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follows_the_plugin_rules() {
+        floe_plugin_test::assert_conforms!(Jaeger);
+    }
 
     fn jaeger(settings: Value) -> Jaeger {
         let Value::Object(settings) = settings else {
