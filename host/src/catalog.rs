@@ -336,9 +336,8 @@ impl Catalog {
                 Some(entry) => entry.settings.clone(),
                 None => {
                     let prefix = format!("(defaults of {name})");
-                    let empty = JsonObject::new();
-                    defaults_violations.extend(plugin.settings_violations(&empty, &prefix)?);
-                    empty
+                    defaults_violations.extend(plugin.default_settings_violations(&prefix)?);
+                    JsonObject::new()
                 }
             };
             configured.push(Configured { plugin, settings });

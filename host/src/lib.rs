@@ -50,6 +50,7 @@ mod verify;
 pub mod config;
 pub mod connection;
 mod elf;
+mod empty_settings;
 mod error;
 pub mod escape;
 mod input;

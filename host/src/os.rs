@@ -10,6 +10,8 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use rustix::process::{Pid, Signal};
 
 /// Which side of a fork this is.
@@ -84,12 +86,6 @@ pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Closes every descriptor of this process.
-pub(crate) fn close_all_descriptors() {
-    // SAFETY: as above; nothing uses a descriptor afterwards.
-    unsafe { libc::close_range(0, libc::c_uint::MAX, 0) };
-}
-
 /// Refuses `setsid` and `setpgid` to this process and everything it starts
 /// (a seccomp filter, inherited across fork and exec): whatever a plugin
 /// starts stays in its process group, where the host can stop it.
@@ -160,33 +156,111 @@ pub(crate) fn forbid_leaving_the_process_group() -> std::io::Result<()> {
     }
 }
 
-/// Blocks `signal` for this thread, so that [`wait_for_signal`] can take it.
-pub(crate) fn block_signal(signal: Signal) {
-    // SAFETY: the set is a local, initialised by sigemptyset before use.
+/// Makes `signal` stop this process's whole group: how a plugin process
+/// takes everything it started with it when the host dies.
+pub(crate) fn on_signal_kill_own_group(signal: Signal) -> std::io::Result<()> {
+    extern "C" fn kill_group(_: libc::c_int) {
+        // SAFETY: kill is async-signal-safe; pid 0 is the caller's group.
+        unsafe { libc::kill(0, libc::SIGKILL) };
+    }
+    // The host's handlers for the signals below are no business of a
+    // plugin process: they would stop the host's other plugin processes.
+    for inherited in [libc::SIGINT, libc::SIGHUP] {
+        install(inherited, libc::SIG_DFL)?;
+    }
+    install(
+        signal.as_raw(),
+        kill_group as *const () as libc::sighandler_t,
+    )
+}
+
+fn install(signal: libc::c_int, handler: libc::sighandler_t) -> std::io::Result<()> {
+    // SAFETY: a zeroed sigaction with a handler and an empty mask is valid.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signal.as_raw());
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(signal, &action, std::ptr::null_mut()) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The process groups of the running plugin processes, for the signal
+/// handler below: fixed slots, as a handler may not allocate or lock.
+static GROUPS: [AtomicI32; 1024] = [const { AtomicI32::new(0) }; 1024];
+
+/// Notes the plugin process group `pid`, to be stopped if the host is.
+pub(crate) fn remember_group(pid: Pid) {
+    let pid = pid.as_raw_nonzero().get();
+    for slot in &GROUPS {
+        if slot
+            .compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
     }
 }
 
-/// Waits until `signal`, blocked before, arrives.
-pub(crate) fn wait_for_signal(signal: Signal) {
-    // SAFETY: as above; sigwaitinfo may take a null info pointer.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signal.as_raw());
-        while libc::sigwaitinfo(&set, std::ptr::null_mut()) < 0 {}
+/// Forgets the group `pid`, stopped by the host itself.
+pub(crate) fn forget_group(pid: Pid) {
+    let pid = pid.as_raw_nonzero().get();
+    for slot in &GROUPS {
+        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
     }
 }
 
-/// Sends SIGKILL to every process in this process's own group, itself included.
-pub(crate) fn kill_own_group() -> ! {
-    // SAFETY: kill(0, …) signals the caller's process group.
-    unsafe { libc::kill(0, libc::SIGKILL) };
-    exit_now(1)
+/// On SIGTERM, SIGINT or SIGHUP, the host stops every plugin process group
+/// it started, then dies of the signal as it would have.
+pub(crate) fn stop_groups_on_termination() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn stop_groups(signal: libc::c_int) {
+        for slot in &GROUPS {
+            let pid = slot.load(Ordering::SeqCst);
+            if pid > 0 {
+                // SAFETY: kill, signal and raise are async-signal-safe.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+        }
+        // SAFETY: as above; the default action then ends the host.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+    }
+    INSTALLED.call_once(|| {
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            let _ = install(signal, stop_groups as *const () as libc::sighandler_t);
+        }
+    });
+}
+
+/// Plugin processes killed but not yet reaped.
+static TO_REAP: std::sync::Mutex<Vec<Pid>> = std::sync::Mutex::new(Vec::new());
+
+/// Reaps `pid` once it has ended, without waiting for it now.
+pub(crate) fn reap_later(pid: Pid) {
+    if !matches!(
+        rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG),
+        Ok(Some(_))
+    ) {
+        TO_REAP.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    }
+}
+
+/// Reaps the plugin processes that have ended since they were killed.
+pub(crate) fn reap_finished() {
+    TO_REAP
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&pid| {
+            !matches!(
+                rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG),
+                Ok(Some(_)) | Err(_)
+            )
+        });
 }
 
 /// The raw descriptor, for [`arrange_descriptors`].

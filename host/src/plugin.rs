@@ -15,7 +15,7 @@ use crate::select::ToLoad;
 use crate::signature::Trust;
 use crate::supervise::{Isolation, Worker};
 use crate::verify::{FilePolicy, OpenPlugin};
-use crate::{Call, Error, settings};
+use crate::{Call, Error, empty_settings, settings};
 
 /// How plugins are loaded.
 #[derive(Debug, Clone, Default)]
@@ -130,6 +130,27 @@ impl Plugin {
                 path: self.info.path.clone(),
                 error: Box::new(error),
             })
+    }
+
+    /// [`Plugin::settings_violations`] of `{}`, the settings of a backend
+    /// the configuration does not list: when the schema plainly accepts an
+    /// empty object, no validator is built (see `empty_settings`).
+    pub(crate) fn default_settings_violations(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        let in_plugin = |error| Error::InPlugin {
+            path: self.info.path.clone(),
+            error: Box::new(error),
+        };
+        let schema = self.settings_schema().map_err(in_plugin)?;
+        let accepted = schema.map(|schema| {
+            empty_settings::accepts_empty_object(&serde_json::Value::Object(schema)) == Some(true)
+        });
+        match accepted {
+            Some(true) => Ok(Vec::new()),
+            _ => self.settings_violations(&JsonObject::new(), prefix),
+        }
     }
 
     fn schema_violations(

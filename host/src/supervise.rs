@@ -122,6 +122,8 @@ impl Worker {
         let spawn_error = |error: std::io::Error| Error::WorkerSpawn {
             reason: error.to_string(),
         };
+        os::reap_finished();
+        os::stop_groups_on_termination();
         let threads = os::thread_count().map_err(spawn_error)?;
         if threads != 1 {
             return Err(Error::WorkerSpawn {
@@ -151,6 +153,7 @@ impl Worker {
                 plugin_process(host, &fds)
             }
             Forked::Parent(pid) => {
+                os::remember_group(pid);
                 for fd in [&requests, &replies, &output] {
                     set_nonblocking(fd).map_err(spawn_error)?;
                 }
@@ -288,9 +291,11 @@ impl Worker {
         let _ = rustix::process::kill_process_group(self.pid, Signal::KILL);
         if self.running {
             let _ = rustix::process::kill_process(self.pid, Signal::KILL);
-            let _ = rustix::process::waitpid(Some(self.pid), WaitOptions::empty());
+            // Reaped later, without waiting for the kernel to tear it down.
+            os::reap_later(self.pid);
             self.running = false;
         }
+        os::forget_group(self.pid);
         self.drain_output();
         self.show_output();
     }
@@ -501,16 +506,18 @@ fn describe_exit(status: rustix::process::WaitStatus) -> String {
 /// order: requests, output (twice: standard output and error), replies, and
 /// the plugin file.
 fn plugin_process(host: Pid, fds: &[i32]) -> ! {
-    // Die with the host, and refuse to start at all if it is already gone.
-    if rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).is_err()
+    // In a group of its own, which ends with the host: when the host dies,
+    // SIGTERM reaches this process, whose handler stops the whole group,
+    // everything the plugin started included. Refuse to start at all if the
+    // host is already gone.
+    if os::new_process_group().is_err()
+        || os::on_signal_kill_own_group(Signal::TERM).is_err()
+        || rustix::process::set_parent_process_death_signal(Some(Signal::TERM)).is_err()
         || rustix::process::getppid() != Some(host)
+        || os::arrange_descriptors(fds).is_err()
     {
         os::exit_now(1);
     }
-    if os::new_process_group().is_err() || os::arrange_descriptors(fds).is_err() {
-        os::exit_now(1);
-    }
-    start_group_guard();
     if os::forbid_leaving_the_process_group().is_err() {
         os::exit_now(1);
     }
@@ -518,27 +525,6 @@ fn plugin_process(host: Pid, fds: &[i32]) -> ! {
         Ok(()) => 0,
         Err(_) => 1,
     })
-}
-
-/// A process that waits for the plugin process to end, however it ends, and
-/// then stops everything left in its group: what the plugin started.
-fn start_group_guard() {
-    let worker = rustix::process::getpid();
-    os::block_signal(Signal::USR1);
-    match os::fork() {
-        Ok(Forked::Child) => {
-            if rustix::process::set_parent_process_death_signal(Some(Signal::USR1)).is_err()
-                || rustix::process::getppid() != Some(worker)
-            {
-                os::kill_own_group();
-            }
-            os::close_all_descriptors();
-            os::wait_for_signal(Signal::USR1);
-            os::kill_own_group();
-        }
-        // Without a guard, the host still stops the group; the plugin runs.
-        Ok(Forked::Parent(_)) | Err(_) => {}
-    }
 }
 
 /// Loads the plugin from its descriptor, reports, then answers requests
