@@ -511,10 +511,10 @@ fn a_plugin_swapped_by_someone_who_can_write_the_directory_is_never_run() {
     let dir = Dir::new();
     let plugins = plugins_with(&dir, &[]);
     let jaeger = plugins.join("libfloe_backend_jaeger.so");
-    // Another backend that also calls itself jaeger, beside it under a name
-    // that is not a candidate.
+    // Another backend whose metadata is jaeger's to the letter, beside it
+    // under a name that is not a candidate.
     let impostor = plugins.join("impostor.bin");
-    dir.copy(fixture_plugin("dup-jaeger"), &impostor);
+    dir.copy(fixture_plugin("jaeger-twin"), &impostor);
     let lock = dir.join("floe-telemetry.lock");
     floe_in(&plugins)
         .args(["lock", "--file"])
