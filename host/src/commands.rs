@@ -11,7 +11,7 @@ use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::signature::{self, Trust};
 use floe_host::{
     Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
-    PLUGIN_PATH_ENV, SearchPath, isolation,
+    PLUGIN_PATH_ENV, SearchPath, config_path, isolation,
 };
 use serde::Serialize;
 
@@ -21,6 +21,7 @@ use crate::cli::{
     CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, ListFormat, RenderArgs, RenderCommand,
     SchemaFormat,
 };
+use crate::manage::{Manage, completions, manpage};
 
 /// Exit status for a usage error, as clap uses for its own.
 const USAGE: u8 = 2;
@@ -38,49 +39,76 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         isolation::serve(path)?;
         return Ok(ExitCode::SUCCESS);
     }
-    // Keys and signatures concern files named on the command line, not the
-    // plugins found.
+    // Keys, signatures and the shell's files concern what is named on the
+    // command line, not the plugins found.
     match &cli.command {
         Command::Keygen { out } => return Ok(keygen(out)),
         Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
+        Command::Completions { shell } => return completions(*shell),
+        Command::Manpage => return manpage(),
         _ => {}
     }
+    let options = match cli.options() {
+        Ok(options) => options,
+        Err(error) => error.exit(),
+    };
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
     let search_path = SearchPath::new(
-        &cli.search.plugin_dirs,
+        &options.search().plugin_dirs,
         env_path.as_deref(),
-        !cli.search.no_default_plugin_dirs,
+        !options.search().no_default_plugin_dirs,
     );
-    let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+    let plugin_timeout = options.plugins.timeout.unwrap_or(PLUGIN_TIMEOUT);
+    let checks = options.checks();
     // `lock` pins what is installed now, whatever an older lock says.
-    let lock = match (&cli.command, &cli.load.locked) {
+    let lock = match (&cli.command, &checks.locked) {
         (Command::Lock { .. }, _) | (_, None) => None,
         (_, Some(file)) => match Locked::load(file) {
             Ok(lock) => Some(lock),
             Err(error) => return Ok(fail(&error)),
         },
     };
-    let trust = match (&cli.load.trust_dir, cli.load.require_signatures) {
+    let trust = match (&checks.trust_dir, checks.require_signatures) {
         (Some(dir), true) => match Trust::load(dir) {
             Ok(trust) => Some(trust),
             Err(error) => return Ok(fail(&error)),
         },
         _ => None,
     };
+    if let Command::Install(_) | Command::Uninstall(_) = &cli.command {
+        let options = LoadOptions {
+            isolation: None,
+            allow_insecure_permissions: checks.allow_insecure_permissions,
+            lock: None,
+            trust,
+        };
+        let isolation = Isolation::through_current_exe(plugin_timeout)?;
+        let manage = Manage {
+            search_path: &search_path,
+            options: &options,
+            isolation: &isolation,
+            lock: lock.as_ref(),
+        };
+        return Ok(match &cli.command {
+            Command::Install(args) => manage.install(args),
+            Command::Uninstall(args) => manage.uninstall(args),
+            _ => unreachable!("matched above"),
+        });
+    }
     if let Command::List { .. } | Command::Lock { .. } = cli.command {
         // `list` loads nothing: it reads each file's metadata section. Only a
         // plugin built without one is loaded, and never into this process.
         let options = LoadOptions {
             isolation: None,
-            allow_insecure_permissions: cli.load.allow_insecure_permissions,
+            allow_insecure_permissions: checks.allow_insecure_permissions,
             lock,
             trust,
         };
         let isolation = Isolation::through_current_exe(plugin_timeout)?;
         let listing = Catalog::list(&search_path, &options, &isolation);
         return match cli.command {
-            Command::List { output } => list(&search_path, &listing, output, cli.verbose > 0),
-            Command::Lock { file } => write_lock(&listing, &file),
+            Command::List { output, .. } => list(&search_path, &listing, output, cli.verbose > 0),
+            Command::Lock { file, .. } => write_lock(&listing, &file),
             _ => unreachable!("matched above"),
         };
     }
@@ -92,55 +120,58 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         | Command::HelmValues(_)
         | Command::Render(_)
         | Command::Schema { .. }
-        | Command::CheckConnection { .. } => !cli.load.in_process,
+        | Command::CheckConnection { .. } => !options.isolation.in_process,
         Command::List { .. }
         | Command::Lock { .. }
+        | Command::Install(_)
+        | Command::Uninstall(_)
         | Command::Keygen { .. }
         | Command::Sign { .. }
+        | Command::Completions { .. }
+        | Command::Manpage
         | Command::PluginWorker { .. } => unreachable!("handled above"),
     };
-    let options = LoadOptions {
+    let load_options = LoadOptions {
         isolation: if isolate {
             Some(Isolation::through_current_exe(plugin_timeout)?)
         } else {
             None
         },
-        allow_insecure_permissions: cli.load.allow_insecure_permissions,
+        allow_insecure_permissions: checks.allow_insecure_permissions,
         lock,
         trust,
     };
-    let catalog = Catalog::load(&search_path, &options);
-    let config = cli.config.as_deref();
+    let catalog = Catalog::load(&search_path, &load_options);
+    let config = options.config.as_deref();
     match cli.command {
-        Command::List { .. }
-        | Command::Lock { .. }
-        | Command::Keygen { .. }
-        | Command::Sign { .. } => unreachable!("handled above"),
         Command::ExporterConfig(args) => {
             document(&catalog, config, &args, Call::GetOtlpExporterConfig)
         }
         Command::HelmValues(args) => document(&catalog, config, &args, Call::GetHelmValuesOverride),
-        Command::Render(RenderCommand::Collector(args)) => {
-            render(&catalog, config, &args, Call::GetOtlpExporterConfig)
-        }
-        Command::Render(RenderCommand::Helm(args)) => {
-            render(&catalog, config, &args, Call::GetHelmValuesOverride)
-        }
-        Command::Check { output } => check(&search_path, &catalog, config, output),
-        Command::Schema { name, output } => schema(&catalog, &name, output),
-        Command::CheckConnection { name, output } => {
-            let timeout = cli.load.timeout.unwrap_or(CONNECTION_TIMEOUT);
+        Command::Render(render) => match render.command {
+            RenderCommand::Collector(args) => {
+                self::render(&catalog, config, &args, Call::GetOtlpExporterConfig)
+            }
+            RenderCommand::Helm(args) => {
+                self::render(&catalog, config, &args, Call::GetHelmValuesOverride)
+            }
+        },
+        Command::Check { output, .. } => check(&search_path, &catalog, config, output),
+        Command::Schema { name, output, .. } => schema(&catalog, &name, output),
+        Command::CheckConnection { name, output, .. } => {
+            let timeout = options.plugins.timeout.unwrap_or(CONNECTION_TIMEOUT);
             check_connection(&catalog, config, name.as_deref(), timeout, output)
         }
-        Command::PluginWorker { .. } => unreachable!("handled above"),
+        _ => unreachable!("handled above"),
     }
 }
 
-/// The configuration file named by `-c` or the environment, or the default
+/// The configuration file named by `-c`, the environment, or found in the
+/// user's or the system's configuration directory; the default
 /// configuration when there is none.
-fn load_config(file: Option<&Path>) -> Result<Config, Error> {
-    match file {
-        Some(file) => Config::load(file),
+fn load_config(flag: Option<&Path>) -> Result<Config, Error> {
+    match config_path::find(flag) {
+        Some((file, _)) => Config::load(&file),
         None => Ok(Config::default()),
     }
 }
@@ -156,7 +187,7 @@ fn selected(name: Option<&str>, config: &Config) -> Vec<String> {
 /// Prints `error` (one `error:` line per line of it) and returns its exit
 /// status: 2 for what the user got wrong on the command line or in the
 /// configuration, 1 for a plugin's failure.
-fn fail(error: &Error) -> ExitCode {
+pub(crate) fn fail(error: &Error) -> ExitCode {
     for line in error.to_string().lines() {
         eprintln!("error: {line}");
     }
@@ -273,6 +304,9 @@ fn document(
         Err(error) => return Ok(fail(&error)),
     };
     warn_about_problems(catalog);
+    if let Err(error) = catalog.validate(&config) {
+        return Ok(fail(&error));
+    }
     let name = match selected(args.name.as_deref(), &config).as_slice() {
         [name] => name.clone(),
         names => {
@@ -331,7 +365,11 @@ fn render(
         Ok(base) => base,
         Err(error) => return Ok(fail(&error)),
     };
-    // Every backend's settings are checked before any is called.
+    // Every backend's settings are checked before any is called, and every
+    // mistake in the file is reported at once, misspelt backend names too.
+    if let Err(error) = catalog.validate(&config) {
+        return Ok(fail(&error));
+    }
     let configured = match catalog.configure_all(&config, &config.selected()) {
         Ok(configured) => configured,
         Err(error) => return Ok(fail(&error)),
@@ -359,6 +397,9 @@ fn render(
         render::collector(base.as_ref(), &fragments).map(|composed| {
             for rename in &composed.renamed {
                 eprintln!("note: {rename}");
+            }
+            for unsent in &composed.unsent {
+                eprintln!("note: {unsent}");
             }
             composed.config
         })
@@ -433,6 +474,9 @@ fn check_connection(
         Err(error) => return Ok(fail(&error)),
     };
     // Every backend's settings are checked before any address is tried.
+    if let Err(error) = catalog.validate(&config) {
+        return Ok(fail(&error));
+    }
     let names = selected(name, &config);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let all = match catalog.configure_all(&config, &names) {

@@ -28,10 +28,12 @@
 
 mod catalog;
 pub mod config;
+pub mod config_path;
 pub mod connection;
 mod elf;
 mod error;
 mod file_check;
+pub mod install;
 pub mod isolation;
 mod loader;
 pub mod lock;
@@ -40,6 +42,7 @@ pub mod report;
 mod search_path;
 mod settings;
 pub mod signature;
+mod suggest;
 
 pub use catalog::{
     Call, Catalog, Configured, Listing, LoadOptions, MetadataSource, Plugin, PluginInfo,

@@ -1,6 +1,6 @@
 //! A plugin built the way the plugin-api documentation tells a third party to
 //! build one: its own cargo project, outside this workspace, depending on
-//! nothing but `floe-plugin-api`, with the README's example as its source.
+//! nothing but `floe-plugin-api`, with the documented example as its source.
 //! Only its bare `.so` reaches the host.
 
 use std::path::PathBuf;
@@ -98,7 +98,7 @@ export_backend!(Acme);
 "##;
 
 /// Builds the acme plugin once per test process; returns its library.
-fn acme_library() -> PathBuf {
+pub fn acme_library() -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(build_acme)
