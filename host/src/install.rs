@@ -53,6 +53,9 @@ pub fn install(
     isolation: &Isolation,
     force: bool,
 ) -> Result<Installed, Error> {
+    // `dlopen` takes a bare file name for a library of the system's search
+    // path, not one in the working directory.
+    let file = &std::path::absolute(file).map_err(|error| in_file(file, error.into()))?;
     let refused = |reason: String| Error::InstallRefused {
         file: file.to_owned(),
         reason,

@@ -113,6 +113,21 @@ fn files_that_are_not_loadable_plugins_are_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_bare_file_name_is_the_file_in_the_working_directory() {
+    // Not a library of the system's search path, as dlopen would take it.
+    let home = Home::new();
+    let dir = Dir::new();
+    dir.copy(fixture_plugin("marks-load"), "libmarks.so");
+    let output = home
+        .floe()
+        .current_dir(dir.path())
+        .args(["install", "libmarks.so"])
+        .run();
+    output.assert_success();
+    assert_eq!(home.files(), ["libmarks.so"]);
+}
+
+#[test]
 fn a_name_another_file_provides_is_refused_even_with_force() {
     let home = Home::new();
     // The bundled jaeger beside the binary is on the default search path.
