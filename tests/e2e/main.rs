@@ -11,6 +11,7 @@ mod collector;
 mod connection;
 mod corpus;
 mod discovery;
+mod docs;
 mod install;
 mod list;
 mod lock;
