@@ -279,6 +279,12 @@ const CLEARED_ENV: &[&str] = &[
 /// developer's own files cannot change a test's outcome.
 const ABSENT_XDG_HOME: &str = "/nonexistent/floe-telemetry-tests";
 
+/// The per-user plugin directory of every [`TestCommand`] that does not set
+/// `XDG_DATA_HOME` itself: the last default directory, never there.
+pub fn absent_user_plugin_dir() -> PathBuf {
+    Path::new(ABSENT_XDG_HOME).join("data/floe-telemetry/plugins")
+}
+
 /// One run of a `floe-telemetry` binary.
 pub struct TestCommand {
     command: Command,
