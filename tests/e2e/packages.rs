@@ -11,7 +11,8 @@ use floe_telemetry_tests::{Dir, TestCommand, cargo, target_dir, workspace_root};
 use crate::util::{list_json, names, plugins};
 
 /// cargo-deb, as `.ci/run` installs it.
-const CARGO_DEB_INSTALL: &str = "cargo install cargo-deb --version 3.8.0 --locked";
+const CARGO_DEB_INSTALL: &str =
+    "cargo install cargo-deb --version 3.8.0 --locked --no-default-features --features gzip";
 
 /// The backends bundled: one per directory under `plugins/`, named like it.
 fn bundled_backends() -> Vec<String> {

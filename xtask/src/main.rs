@@ -23,7 +23,8 @@ use serde_json::Value;
 const BINARY: &str = "floe-telemetry";
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 /// The version of cargo-deb `.ci/run` installs and this was checked with.
-const CARGO_DEB_INSTALL: &str = "cargo install cargo-deb --version 3.8.0 --locked";
+const CARGO_DEB_INSTALL: &str =
+    "cargo install cargo-deb --version 3.8.0 --locked --no-default-features --features gzip";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -287,7 +288,16 @@ assets = [
         .arg("deb")
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
-        .args(["--no-build", "--no-strip", "--quiet", "--output"])
+        // gzip: cargo-deb built with only its `gzip` feature, as .ci/run
+        // installs it (the xz one compiles liblzma), can make it.
+        .args([
+            "--no-build",
+            "--no-strip",
+            "--quiet",
+            "--compress-type",
+            "gz",
+        ])
+        .arg("--output")
         .arg(&deb)
         // The generated package is a workspace of its own, with no target
         // directory worth keeping.
