@@ -94,7 +94,7 @@ fn benches(c: &mut Criterion) {
 
     // Libraries stay mapped after the first load, so this measures the scan,
     // the version and layout checks and the metadata reads: the steady-state
-    // cost of `Catalog::load`, not the first dlopen (see the README for the
+    // cost of `Catalog::load`, not the first dlopen (see docs/performance.md for the
     // whole-process figures).
     c.bench_function("catalog_load_3_bundled", |b| {
         b.iter(|| {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole-process figures for the README's Performance table: wall time of
+# Whole-process figures for docs/performance.md: wall time of
 # `floe-telemetry list` over 3 (bundled), 10, 100 and 1000 plugin files, its
 # peak memory, and what running a plugin in a process of its own costs.
 # Needs hyperfine and GNU time (/usr/bin/time). Run from anywhere:

@@ -12,7 +12,7 @@ use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::signature::{self, Trust};
 use floe_host::{
     Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
-    PLUGIN_PATH_ENV, SearchPath, Selection,
+    PLUGIN_PATH_ENV, SearchPath, Selection, config_path,
 };
 use serde::Serialize;
 
@@ -25,6 +25,7 @@ use crate::cli::{
     Chart, CheckFormat, Cli, Command, DocumentArgs, DocumentFormat, HelmArgs, ListFormat,
     RenderArgs, RenderCommand, SchemaFormat,
 };
+use crate::manage::{Manage, completions, manpage};
 
 /// Exit status for a usage error, as clap uses for its own.
 const USAGE: u8 = 2;
@@ -38,36 +39,43 @@ const PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(cli: Cli) -> io::Result<ExitCode> {
-    // Keys and signatures concern files named on the command line, not the
-    // plugins found.
+    // Keys, signatures, new crates and the shell's files concern what is
+    // named on the command line, not the plugins found.
     match &cli.command {
         Command::Keygen { out } => return Ok(keygen(out)),
         Command::Sign { plugin, key } => return Ok(sign(plugin, key)),
-        Command::CheckPlugin { file } => {
-            let timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
-            return authoring::check_plugin(file, timeout, cli.load.allow_insecure_permissions);
-        }
         Command::NewPlugin { name, path } => {
             return Ok(authoring::new_plugin(name, path.as_deref()));
         }
+        Command::Completions { shell } => return completions(*shell),
+        Command::Manpage => return manpage(),
         _ => {}
+    }
+    let options = match cli.options() {
+        Ok(options) => options,
+        Err(error) => error.exit(),
+    };
+    let checks = options.checks();
+    if let Command::CheckPlugin { file, .. } = &cli.command {
+        let timeout = options.plugins.timeout.unwrap_or(PLUGIN_TIMEOUT);
+        return authoring::check_plugin(file, timeout, checks.allow_insecure_permissions);
     }
     let env_path = std::env::var_os(PLUGIN_PATH_ENV);
     let search_path = SearchPath::new(
-        &cli.search.plugin_dirs,
+        &options.search().plugin_dirs,
         env_path.as_deref(),
-        !cli.search.no_default_plugin_dirs,
+        !options.search().no_default_plugin_dirs,
     );
-    let plugin_timeout = cli.load.timeout.unwrap_or(PLUGIN_TIMEOUT);
+    let plugin_timeout = options.plugins.timeout.unwrap_or(PLUGIN_TIMEOUT);
     // `lock` pins what is installed now, whatever an older lock says.
-    let lock = match (&cli.command, &cli.load.locked) {
+    let lock = match (&cli.command, &checks.locked) {
         (Command::Lock { .. }, _) | (_, None) => None,
         (_, Some(file)) => match Locked::load(file) {
             Ok(lock) => Some(lock),
             Err(error) => return Ok(fail(&error)),
         },
     };
-    let trust = match (&cli.load.trust_dir, cli.load.require_signatures) {
+    let trust = match (&checks.trust_dir, checks.require_signatures) {
         (Some(dir), true) => match Trust::load(dir) {
             Ok(trust) => Some(trust),
             Err(error) => return Ok(fail(&error)),
@@ -75,37 +83,56 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         _ => None,
     };
     let isolation = Isolation::new(plugin_timeout);
+    if let Command::Install(_) | Command::Uninstall(_) = &cli.command {
+        let options = LoadOptions {
+            isolation: None,
+            allow_insecure_permissions: checks.allow_insecure_permissions,
+            lock: None,
+            trust,
+        };
+        let manage = Manage {
+            search_path: &search_path,
+            options: &options,
+            isolation: &isolation,
+            lock: lock.as_ref(),
+        };
+        return Ok(match &cli.command {
+            Command::Install(args) => manage.install(args),
+            Command::Uninstall(args) => manage.uninstall(args),
+            _ => unreachable!("matched above"),
+        });
+    }
     // Calling a plugin is where a broken one does harm, so those commands
     // isolate unless told otherwise; `check` exists to survive broken
     // plugins; `list` and `lock` load only in processes of their own.
     let isolate = match cli.command {
         Command::Check { .. } | Command::List { .. } | Command::Lock { .. } => true,
-        _ => !cli.load.in_process,
+        _ => !options.isolation.in_process,
     };
-    let options = LoadOptions {
+    let load_options = LoadOptions {
         isolation: isolate.then(|| isolation.clone()),
-        allow_insecure_permissions: cli.load.allow_insecure_permissions,
+        allow_insecure_permissions: checks.allow_insecure_permissions,
         lock,
         trust,
     };
     match &cli.command {
-        Command::List { output } => {
+        Command::List { output, .. } => {
             // `list` loads nothing: it reads each file's metadata section.
-            let listing = Catalog::list(&search_path, &options, &isolation);
+            let listing = Catalog::list(&search_path, &load_options, &isolation);
             return list(&search_path, &listing, *output, cli.verbose > 0);
         }
-        Command::Lock { file } => {
-            let listing = Catalog::lock_listing(&search_path, &options, &isolation);
+        Command::Lock { file, .. } => {
+            let listing = Catalog::lock_listing(&search_path, &load_options, &isolation);
             return write_lock(&listing, file);
         }
         _ => {}
     }
-    let config = match load_config(cli.config.as_deref()) {
+    let config = match load_config(options.config.as_deref()) {
         Ok(config) => config,
         Err(error) => return Ok(fail(&error)),
     };
-    if let Command::Check { output } = cli.command {
-        return check(&search_path, &options, &config, output);
+    if let Command::Check { output, .. } = cli.command {
+        return check(&search_path, &load_options, &config, output);
     }
     // Only the files providing the backends this command is about are
     // loaded, and those the configuration names: it is validated whole.
@@ -123,7 +150,7 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         }
     }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let catalog = Catalog::load_selected(&search_path, &options, Selection::Names(&names));
+    let catalog = Catalog::load_selected(&search_path, &load_options, Selection::Names(&names));
     let mut config = config;
     check_versions(&mut config, &catalog);
     match cli.command {
@@ -133,38 +160,36 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::HelmValues(args) => {
             document(&catalog, &config, &args, Call::GetHelmValuesOverride)
         }
-        Command::Render(RenderCommand::Collector(args)) => {
-            render(&catalog, &config, &args, Call::GetOtlpExporterConfig)
-        }
-        Command::Render(RenderCommand::Helm(HelmArgs {
-            render: args,
-            chart: None,
-        })) => render(&catalog, &config, &args, Call::GetHelmValuesOverride),
-        Command::Render(RenderCommand::Helm(HelmArgs {
-            render: args,
-            chart: Some(Chart::FloePlatform),
-        })) => render_platform(&catalog, &config, &args),
-        Command::Schema { name, output } => schema(&catalog, &name, output),
-        Command::CheckConnection { name, output } => {
-            let timeout = cli.load.timeout.unwrap_or(CONNECTION_TIMEOUT);
+        Command::Render(render) => match render.command {
+            RenderCommand::Collector(args) => {
+                self::render(&catalog, &config, &args, Call::GetOtlpExporterConfig)
+            }
+            RenderCommand::Helm(HelmArgs {
+                render: args,
+                chart: None,
+            }) => self::render(&catalog, &config, &args, Call::GetHelmValuesOverride),
+            RenderCommand::Helm(HelmArgs {
+                render: args,
+                chart: Some(Chart::FloePlatform),
+            }) => render_platform(&catalog, &config, &args),
+        },
+        Command::Schema { name, output, .. } => schema(&catalog, &name, output),
+        Command::CheckConnection { name, output, .. } => {
+            let timeout = options.plugins.timeout.unwrap_or(CONNECTION_TIMEOUT);
             check_connection(&catalog, &config, name.as_deref(), timeout, output)
         }
-        Command::List { .. }
-        | Command::Lock { .. }
-        | Command::Check { .. }
-        | Command::Keygen { .. }
-        | Command::Sign { .. }
-        | Command::CheckPlugin { .. }
-        | Command::NewPlugin { .. } => unreachable!("handled above"),
+        _ => unreachable!("handled above"),
     }
 }
 
 /// The configuration file named by `-c` or the environment, or the default
 /// configuration when there is none; a version it pins that is not the
 /// installed plugin's is one more violation of it.
-fn load_config(file: Option<&Path>) -> Result<Config, Error> {
-    match file {
-        Some(file) => Config::load(file),
+/// The configuration file named by `-c`, the environment, or found in the
+/// user's or the system's configuration directory.
+fn load_config(flag: Option<&Path>) -> Result<Config, Error> {
+    match config_path::find(flag) {
+        Some((file, _)) => Config::load(&file),
         None => Ok(Config::default()),
     }
 }
@@ -191,7 +216,7 @@ fn selected(name: Option<&str>, config: &Config) -> Vec<String> {
 /// Prints `error` (one `error:` line per line of it) and returns its exit
 /// status: 2 for what the user got wrong on the command line or in the
 /// configuration, 1 for a plugin's failure.
-fn fail(error: &Error) -> ExitCode {
+pub(crate) fn fail(error: &Error) -> ExitCode {
     for line in error.to_text().lines() {
         eprintln!("error: {line}");
     }
@@ -308,6 +333,11 @@ fn document(
     args: &DocumentArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
+    // Every mistake in the file is reported at once, misspelt backend
+    // names too, before any backend is called.
+    if let Err(error) = catalog.validate(config) {
+        return Ok(fail(&error));
+    }
     warn_about_problems(catalog);
     let name = match selected(args.name.as_deref(), config).as_slice() {
         [name] => name.clone(),
@@ -358,6 +388,11 @@ fn render(
     args: &RenderArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
+    // Every mistake in the file is reported at once, misspelt backend
+    // names too, before any backend is called.
+    if let Err(error) = catalog.validate(config) {
+        return Ok(fail(&error));
+    }
     warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
@@ -417,6 +452,11 @@ fn render(
 /// `render helm --chart floe-platform`: the umbrella chart's values, and a
 /// note for each Secret to create.
 fn render_platform(catalog: &Catalog, config: &Config, args: &RenderArgs) -> io::Result<ExitCode> {
+    // Every mistake in the file is reported at once, misspelt backend
+    // names too, before any backend is called.
+    if let Err(error) = catalog.validate(config) {
+        return Ok(fail(&error));
+    }
     warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
@@ -536,6 +576,11 @@ fn check_connection(
     timeout: Duration,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
+    // Every mistake in the file is reported at once, misspelt backend
+    // names too, before any backend is called.
+    if let Err(error) = catalog.validate(config) {
+        return Ok(fail(&error));
+    }
     // Every backend's settings are checked before any address is tried.
     let names = selected(name, config);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();

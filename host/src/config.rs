@@ -433,7 +433,7 @@ fn strip_credentials(path: &str, settings: &mut JsonObject, out: &mut Vec<Violat
                      configuration file; put it in an environment variable of the collector and \
                      give that variable's name instead: `{}_env: VAR_NAME` (rendered as \
                      ${{env:VAR_NAME}})",
-                    key.trim_end_matches(['_', '-'])
+                    env_setting_stem(key)
                 ),
             ));
             return false;
@@ -451,6 +451,21 @@ fn strip_credentials(path: &str, settings: &mut JsonObject, out: &mut Vec<Violat
         }
         true
     });
+}
+
+/// The usual spelling of credential `key`, to which backends add `_env` for
+/// the setting naming its variable: `apikey` and `api-key` are `api_key`.
+fn env_setting_stem(key: &str) -> String {
+    let key = key
+        .trim_end_matches(['_', '-'])
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    for (run_together, spelt) in [("apikey", "api_key"), ("instanceid", "instance_id")] {
+        if let Some(stem) = key.strip_suffix(run_together) {
+            return format!("{stem}{spelt}");
+        }
+    }
+    key
 }
 
 /// Whether `key` names a credential rather than where to find one: `api_key`,

@@ -432,9 +432,20 @@ pub enum Error {
         second_value: String,
     },
 
+    /// `install` or `uninstall` would not do what was asked: the file (or
+    /// directory) concerned, why, and what to do instead.
+    #[error("{}: {reason}", file.display())]
+    InstallRefused {
+        /// The plugin file or directory.
+        file: PathBuf,
+        /// What stands in the way, and what to do.
+        reason: String,
+    },
+
     /// No plugin has the requested name.
     #[error(
-        "no backend named {name:?}; installed backends: {}",
+        "no backend named {name:?}{}; installed backends: {}",
+        did_you_mean(name, known),
         known_names(known)
     )]
     UnknownBackend {
@@ -479,6 +490,12 @@ fn known_names(known: &[String]) -> String {
     } else {
         known.join(", ")
     }
+}
+
+fn did_you_mean(name: &str, known: &[String]) -> String {
+    crate::suggest::closest(name, known.iter().map(String::as_str))
+        .map(|closest| format!(" (did you mean `{closest}`?)"))
+        .unwrap_or_default()
 }
 
 fn floe_plugin_api_version() -> &'static str {
@@ -569,6 +586,8 @@ pub enum ErrorKind {
     InvalidCollectorConfig,
     /// [`Error::HelmConflict`]
     HelmConflict,
+    /// [`Error::InstallRefused`]
+    InstallRefused,
 }
 
 impl Error {
@@ -615,6 +634,7 @@ impl Error {
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
             Error::InvalidCollectorConfig { .. } => ErrorKind::InvalidCollectorConfig,
             Error::HelmConflict { .. } => ErrorKind::HelmConflict,
+            Error::InstallRefused { .. } => ErrorKind::InstallRefused,
             Error::InPlugin { error, .. } => error.kind(),
         }
     }

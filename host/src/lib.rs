@@ -48,18 +48,21 @@ mod supervise;
 mod verify;
 
 pub mod config;
+pub mod config_path;
 pub mod connection;
 mod elf;
 mod empty_settings;
 mod error;
 pub mod escape;
 mod input;
+pub mod install;
 pub mod lock;
 pub mod platform;
 pub mod render;
 pub mod report;
 mod settings;
 pub mod signature;
+mod suggest;
 
 pub use catalog::{Catalog, Checked, Configured, Listing};
 pub use config::{CONFIG_ENV, Config, Violation};

@@ -4,14 +4,16 @@
 mod authoring;
 mod cli;
 mod commands;
+mod manage;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use clap::Parser;
 use cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_checked();
+    let cli = Cli::parse();
     init_logging(cli.verbose);
     match commands::run(cli) {
         Ok(code) => code,
@@ -44,8 +46,30 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(use_color(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         // Closing spans carry their duration: how long a load or a call took.
         .with_span_events(FmtSpan::CLOSE)
         .init();
+}
+
+/// Colour only for a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>).
+fn use_color(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_color;
+
+    #[test]
+    fn no_color_turns_colour_off_on_a_terminal() {
+        assert!(use_color(true, None));
+        assert!(use_color(true, Some("".as_ref())));
+        assert!(!use_color(true, Some("1".as_ref())));
+        assert!(!use_color(false, None));
+    }
 }

@@ -92,6 +92,9 @@ pub struct Composed {
     pub config: JsonObject,
     /// The components renamed apart, in the order met.
     pub renamed: Vec<Rename>,
+    /// Signals a backend takes that no pipeline carries to it (the base
+    /// has no pipeline for them): sent nowhere, which may be meant.
+    pub unsent: Vec<String>,
 }
 
 /// Reads a base file (YAML or JSON) that must hold a mapping.
@@ -172,6 +175,7 @@ pub fn collector(
         config: base.cloned().unwrap_or_else(skeleton),
         owners: HashMap::new(),
         renamed: Vec::new(),
+        unsent: Vec::new(),
         problems: Vec::new(),
         additions: Vec::new(),
         listed_extensions: Vec::new(),
@@ -196,13 +200,18 @@ pub fn collector(
         config,
         owners,
         renamed,
+        unsent,
         mut problems,
         ..
     } = composer;
     let config = ordered(config);
     problems.extend(check(&config, &owners, base_name));
     if problems.is_empty() {
-        Ok(Composed { config, renamed })
+        Ok(Composed {
+            config,
+            renamed,
+            unsent,
+        })
     } else {
         Err(Error::InvalidCollectorConfig { problems })
     }
@@ -213,6 +222,7 @@ struct Composer {
     /// Who defined each component: a backend, or the base.
     owners: HashMap<(&'static str, String), String>,
     renamed: Vec<Rename>,
+    unsent: Vec<String>,
     problems: Vec<String>,
     /// (backend, signal, exporter id): what goes into which pipelines.
     additions: Vec<(String, String, String)>,
@@ -398,7 +408,21 @@ impl Composer {
             }
         }
         let mut placed: Vec<&str> = Vec::new();
-        for (_, signal, id) in &self.additions {
+        for (backend, signal, id) in &self.additions {
+            if !pipelines
+                .keys()
+                .any(|pipeline| pipeline.split('/').next() == Some(signal.as_str()))
+            {
+                let note = format!(
+                    "{backend} takes {signal}, but {} has no {signal} pipeline, so none are sent \
+                     to it; add a `{signal}` pipeline (with its receivers) to the base file to \
+                     send them",
+                    self.base_name
+                );
+                if !self.unsent.contains(&note) {
+                    self.unsent.push(note);
+                }
+            }
             for (pipeline, body) in pipelines.iter_mut() {
                 if pipeline.split('/').next() != Some(signal.as_str()) {
                     continue;

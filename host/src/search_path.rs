@@ -71,7 +71,8 @@ impl SearchPath {
     /// The directories searched unless told otherwise: the directory of the
     /// running executable (where cargo puts the bundled plugins beside
     /// `floe-telemetry`), then `<prefix>/lib/floe-telemetry/plugins` for an
-    /// executable installed as `<prefix>/bin/floe-telemetry`.
+    /// executable installed as `<prefix>/bin/floe-telemetry`, then the
+    /// [per-user directory](Self::user_dir).
     pub fn default_dirs() -> Vec<PathBuf> {
         let Some(exe_dir) = std::env::current_exe()
             .ok()
@@ -83,7 +84,25 @@ impl SearchPath {
         if let Some(prefix) = exe_dir.parent() {
             dirs.push(prefix.join("lib").join("floe-telemetry").join("plugins"));
         }
+        dirs.extend(Self::user_dir());
         dirs
+    }
+
+    /// Where `floe-telemetry install --system` puts plugins:
+    /// `<prefix>/lib/floe-telemetry/plugins` for the running
+    /// `<prefix>/bin/floe-telemetry`.
+    pub fn system_dir() -> Option<PathBuf> {
+        let exe = std::env::current_exe().ok()?;
+        let prefix = exe.parent()?.parent()?;
+        Some(prefix.join("lib").join("floe-telemetry").join("plugins"))
+    }
+
+    /// Where `floe-telemetry install` puts plugins for one user:
+    /// `$XDG_DATA_HOME/floe-telemetry/plugins` (`~/.local/share/...` by
+    /// default).
+    pub fn user_dir() -> Option<PathBuf> {
+        crate::config_path::xdg_dir("XDG_DATA_HOME", ".local/share")
+            .map(|dir| dir.join("floe-telemetry").join("plugins"))
     }
 
     fn push(&mut self, dir: PathBuf, source: DirSource) {

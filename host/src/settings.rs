@@ -72,6 +72,18 @@ pub(crate) fn violations(
                      with a digit); put the secret in the collector's environment and its name here",
                 ));
             }
+            // A regular expression tells a person little; the setting's
+            // description says what form is expected.
+            ValidationErrorKind::Pattern { .. } => match description(&schema, &segments) {
+                Some(description) => found.push(Violation::new(
+                    path,
+                    format!(
+                        "{} is not of the form this setting takes: {description}",
+                        error.instance()
+                    ),
+                )),
+                None => found.push(Violation::new(path, error.to_string())),
+            },
             ValidationErrorKind::FalseSchema => {
                 found.push(Violation::new(
                     path,
@@ -117,20 +129,29 @@ fn dotted(prefix: &str, segments: &[String]) -> String {
     path
 }
 
-/// The properties the schema declares for the object at `segments`, found
-/// by following `properties` and `items` from the root.
-fn known_keys(schema: &Value, segments: &[String]) -> Vec<String> {
+/// The schema of the value at `segments`, found by following `properties`
+/// and `items` from the root.
+fn node_at<'s>(schema: &'s Value, segments: &[String]) -> Option<&'s Value> {
     let mut node = schema;
     for segment in segments {
-        let next = node
+        node = node
             .get("properties")
             .and_then(|properties| properties.get(segment))
-            .or_else(|| node.get("items"));
-        match next {
-            Some(next) => node = next,
-            None => return Vec::new(),
-        }
+            .or_else(|| node.get("items"))?;
     }
+    Some(node)
+}
+
+/// The `description` the schema gives the value at `segments`.
+fn description<'s>(schema: &'s Value, segments: &[String]) -> Option<&'s str> {
+    node_at(schema, segments)?.get("description")?.as_str()
+}
+
+/// The properties the schema declares for the object at `segments`.
+fn known_keys(schema: &Value, segments: &[String]) -> Vec<String> {
+    let Some(node) = node_at(schema, segments) else {
+        return Vec::new();
+    };
     node.get("properties")
         .and_then(Value::as_object)
         .map(|properties| properties.keys().cloned().collect())

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use floe_telemetry_tests::{
-    BUNDLED, Dir, TestCommand, bundled_plugin, debug_dir, fixture_plugin, floe_telemetry_binary,
-    normalize,
+    BUNDLED, Dir, TestCommand, absent_user_plugin_dir, bundled_plugin, debug_dir, fixture_plugin,
+    floe_telemetry_binary, normalize,
 };
 use serde_json::Value;
 
@@ -101,7 +101,7 @@ fn order_is_search_path_order_then_file_name() {
     let (list, _) = list_json(&mut command);
 
     let path = search_path(&list);
-    assert_eq!(path.len(), 6, "{list:#}");
+    assert_eq!(path.len(), 7, "{list:#}");
     assert_entry(&path[0], &a, "--plugin-dir");
     assert_entry(&path[1], &b, "--plugin-dir");
     assert_entry(&path[2], &c, "FLOE_PLUGIN_PATH");
@@ -112,6 +112,7 @@ fn order_is_search_path_order_then_file_name() {
         &normalize(debug_dir().join("../lib/floe-telemetry/plugins")),
         "default",
     );
+    assert_entry(&path[6], &absent_user_plugin_dir(), "default");
 
     // Then the bundled plugins beside the binary: duplicates by now, but
     // for console, which no other directory has.
@@ -176,9 +177,10 @@ fn default_dirs_are_the_binary_directory_then_lib_floe_telemetry_plugins() {
     let (list, _) = list_json(&mut TestCommand::with_binary(&binary));
 
     let path = search_path(&list);
-    assert_eq!(path.len(), 2, "{list:#}");
+    assert_eq!(path.len(), 3, "{list:#}");
     assert_entry(&path[0], &bin, "default");
     assert_entry(&path[1], &lib, "default");
+    assert_entry(&path[2], &absent_user_plugin_dir(), "default");
     assert_eq!(names(&list), ["jaeger", "datadog", "grafana-cloud"]);
     assert_path(
         plugin(&list, "jaeger"),
@@ -209,11 +211,12 @@ fn default_dirs_come_after_plugin_dir_and_floe_plugin_path() {
     let (list, _) = list_json(&mut command);
 
     let path = search_path(&list);
-    assert_eq!(path.len(), 4, "{list:#}");
+    assert_eq!(path.len(), 5, "{list:#}");
     assert_entry(&path[0], &flag, "--plugin-dir");
     assert_entry(&path[1], &env, "FLOE_PLUGIN_PATH");
     assert_entry(&path[2], &bin, "default");
     assert_entry(&path[3], &dir.join("lib/floe-telemetry/plugins"), "default");
+    assert_entry(&path[4], &absent_user_plugin_dir(), "default");
     assert_eq!(names(&list), ["datadog", "grafana-cloud", "jaeger"]);
 }
 

@@ -59,12 +59,15 @@ fn bundled_plugins_are_listed_with_their_metadata() {
 }
 
 #[test]
-fn default_search_path_is_the_binary_directory_then_its_lib_directory() {
-    let (list, _) = list_json(&mut TestCommand::new());
+fn default_search_path_is_the_binary_directory_its_lib_directory_then_the_user_s() {
+    let home = Dir::new();
+    let (list, _) = list_json(TestCommand::new().env("XDG_DATA_HOME", home.path()));
 
     let lib = normalize(debug_dir().join("../lib/floe-telemetry/plugins"));
     let path = search_path(&list);
-    assert_eq!(path.len(), 2, "{list:#}");
+    assert_eq!(path.len(), 3, "{list:#}");
+    assert_path(&path[2], "dir", home.join("floe-telemetry/plugins"));
+    assert_eq!(path[2]["source"], "default");
     assert_path(&path[0], "dir", debug_dir());
     assert_eq!(path[0]["source"], "default");
     assert_eq!(path[0]["exists"], true);

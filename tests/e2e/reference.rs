@@ -498,7 +498,7 @@ fn every_composed_component_uses_only_documented_fields() {
 
 #[test]
 fn the_collector_chart_takes_a_rendered_config_under_config() {
-    // README: the rendered config goes under `config:` of the
+    // docs/configuration.md: the rendered config goes under `config:` of the
     // opentelemetry-collector chart, with `mode` and the contrib image.
     let keys = chart_keys("opentelemetry-collector.keys");
     for key in [

@@ -315,7 +315,7 @@ fn helm_values_merge_onto_a_base_file() {
 #[test]
 fn the_readmes_deployment_base_takes_jaeger_and_datadog() {
     let dir = Dir::new();
-    // As in the README's "Deploying with helm install".
+    // As in docs/configuration.md, "Deploying with helm install".
     let base = dir.write(
         "collector-base.yaml",
         r#"receivers:

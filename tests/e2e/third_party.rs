@@ -99,7 +99,7 @@ export_backend!(Acme);
 "##;
 
 /// Builds the acme plugin once per test process; returns its library.
-fn acme_library() -> PathBuf {
+pub fn acme_library() -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(build_acme)

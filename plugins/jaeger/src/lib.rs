@@ -105,7 +105,7 @@ impl TelemetryBackend for Jaeger {
             "additionalProperties": false,
             "properties": {
                 "endpoint": {
-                    "description": "optional: host:port of the Jaeger collector's OTLP port; without it, jaeger-collector:4317, or :4318 with protocol http",
+                    "description": "optional: host:port of the Jaeger collector's OTLP port, without a scheme (http:// or https:// follows tls.insecure); without it, jaeger-collector:4317, or jaeger-collector:4318 with protocol http",
                     "type": "string",
                     "pattern": format!("^{HOST}:{PORT}$")
                 },
