@@ -328,22 +328,29 @@ impl Catalog {
         config: &Config,
         names: &[&str],
     ) -> Result<Vec<Configured<'c>>, Error> {
-        let mut configured = Vec::with_capacity(names.len());
+        // Every mistake in the file, misspelt backend names too, and in the
+        // defaults of the backends it does not list, reported at once.
         let mut defaults_violations = Vec::new();
         for &name in names {
-            let plugin = self.get(name)?;
-            let settings = match config.entry(name) {
-                Some(entry) => entry.settings.clone(),
-                None => {
-                    let prefix = format!("(defaults of {name})");
-                    defaults_violations.extend(plugin.default_settings_violations(&prefix)?);
-                    JsonObject::new()
-                }
-            };
-            configured.push(Configured { plugin, settings });
+            if config.entry(name).is_none()
+                && let Ok(plugin) = self.get(name)
+            {
+                let prefix = format!("(defaults of {name})");
+                defaults_violations.extend(plugin.default_settings_violations(&prefix)?);
+            }
         }
         self.validate_with(config, defaults_violations)?;
-        Ok(configured)
+        names
+            .iter()
+            .map(|&name| {
+                let plugin = self.get(name)?;
+                let settings = config
+                    .entry(name)
+                    .map(|entry| entry.settings.clone())
+                    .unwrap_or_default();
+                Ok(Configured { plugin, settings })
+            })
+            .collect()
     }
 
     fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {

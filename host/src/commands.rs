@@ -333,11 +333,6 @@ fn document(
     args: &DocumentArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    // Every mistake in the file is reported at once, misspelt backend
-    // names too, before any backend is called.
-    if let Err(error) = catalog.validate(config) {
-        return Ok(fail(&error));
-    }
     warn_about_problems(catalog);
     let name = match selected(args.name.as_deref(), config).as_slice() {
         [name] => name.clone(),
@@ -388,11 +383,6 @@ fn render(
     args: &RenderArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    // Every mistake in the file is reported at once, misspelt backend
-    // names too, before any backend is called.
-    if let Err(error) = catalog.validate(config) {
-        return Ok(fail(&error));
-    }
     warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
@@ -427,6 +417,9 @@ fn render(
             for rename in &composed.renamed {
                 eprintln!("note: {}", escape_control(&rename.to_string()));
             }
+            for unsent in &composed.unsent {
+                eprintln!("note: {}", escape_control(unsent));
+            }
             composed.config
         })
     } else {
@@ -452,11 +445,6 @@ fn render(
 /// `render helm --chart floe-platform`: the umbrella chart's values, and a
 /// note for each Secret to create.
 fn render_platform(catalog: &Catalog, config: &Config, args: &RenderArgs) -> io::Result<ExitCode> {
-    // Every mistake in the file is reported at once, misspelt backend
-    // names too, before any backend is called.
-    if let Err(error) = catalog.validate(config) {
-        return Ok(fail(&error));
-    }
     warn_about_problems(catalog);
     let base = match args.base.as_deref().map(render::load_base).transpose() {
         Ok(base) => base,
@@ -576,11 +564,6 @@ fn check_connection(
     timeout: Duration,
     output: CheckFormat,
 ) -> io::Result<ExitCode> {
-    // Every mistake in the file is reported at once, misspelt backend
-    // names too, before any backend is called.
-    if let Err(error) = catalog.validate(config) {
-        return Ok(fail(&error));
-    }
     // Every backend's settings are checked before any address is tried.
     let names = selected(name, config);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
