@@ -63,7 +63,8 @@ pub(crate) fn read_regular_text(path: &Path, limit: u64) -> io::Result<String> {
     })
 }
 
-fn file_type_name(file_type: &fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for a message.
+pub(crate) fn file_type_name(file_type: &fs::FileType) -> &'static str {
     if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {

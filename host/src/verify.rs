@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Seek};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use object::ReadRef;
@@ -28,6 +28,7 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::Error;
 use crate::elf::{self, ElfVerdict};
+use crate::input::file_type_name;
 use crate::lock::{Locked, sha256_hex};
 use crate::signature::Trust;
 
@@ -408,20 +409,6 @@ fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Erro
         });
     }
     Ok(())
-}
-
-fn file_type_name(file_type: &fs::FileType) -> &'static str {
-    if file_type.is_dir() {
-        "a directory"
-    } else if file_type.is_fifo() {
-        "a named pipe"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_block_device() || file_type.is_char_device() {
-        "a device"
-    } else {
-        "a special file"
-    }
 }
 
 #[cfg(test)]
