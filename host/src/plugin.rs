@@ -143,14 +143,16 @@ impl Plugin {
             path: self.info.path.clone(),
             error: Box::new(error),
         };
+        // One call for the schema, whichever way `{}` is then judged.
         let schema = self.settings_schema().map_err(in_plugin)?;
-        let accepted = schema.map(|schema| {
-            empty_settings::accepts_empty_object(&serde_json::Value::Object(schema)) == Some(true)
-        });
-        match accepted {
-            Some(true) => Ok(Vec::new()),
-            _ => self.settings_violations(&JsonObject::new(), prefix),
+        if let Some(schema) = &schema {
+            let schema = serde_json::Value::Object(schema.clone());
+            if empty_settings::accepts_empty_object(&schema) == Some(true) {
+                return Ok(Vec::new());
+            }
         }
+        self.violations_against(schema, &JsonObject::new(), prefix)
+            .map_err(in_plugin)
     }
 
     fn schema_violations(
@@ -158,7 +160,17 @@ impl Plugin {
         settings: &JsonObject,
         prefix: &str,
     ) -> Result<Vec<Violation>, Error> {
-        match self.settings_schema()? {
+        self.violations_against(self.settings_schema()?, settings, prefix)
+    }
+
+    /// What is wrong with `settings` for `schema`, this plugin's.
+    fn violations_against(
+        &self,
+        schema: Option<JsonObject>,
+        settings: &JsonObject,
+        prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        match schema {
             Some(schema) => settings::violations(&schema, settings, prefix, self.name()),
             None if settings.is_empty() => Ok(Vec::new()),
             None => Ok(vec![Violation::new(
