@@ -11,8 +11,8 @@ use floe_host::lock::{Lock, Locked};
 use floe_host::report::{self, Format, ListReport, ProblemReport};
 use floe_host::signature::{self, Trust};
 use floe_host::{
-    Call, Catalog, Config, Error, ErrorKind, Isolation, JsonObject, Listing, LoadOptions,
-    PLUGIN_PATH_ENV, SearchPath, Selection, config_path,
+    Call, Catalog, Config, Configured, Error, ErrorKind, Isolation, JsonObject, Listing,
+    LoadOptions, PLUGIN_PATH_ENV, SearchPath, Selection, config_path,
 };
 use serde::Serialize;
 
@@ -376,6 +376,26 @@ fn warn_about_problems(catalog: &Catalog) {
 }
 
 /// `render collector` (`call` the exporter fragment) or `render helm` (the
+/// What `render` composes: the `--base` file, and every selected backend
+/// with its settings, all checked before any backend is called.
+fn composition<'c>(
+    catalog: &'c Catalog,
+    config: &Config,
+    args: &RenderArgs,
+) -> Result<(Option<JsonObject>, Vec<Configured<'c>>), ExitCode> {
+    warn_about_problems(catalog);
+    let base = args
+        .base
+        .as_deref()
+        .map(render::load_base)
+        .transpose()
+        .map_err(|error| fail(&error))?;
+    let configured = catalog
+        .configure_all(config, &config.selected())
+        .map_err(|error| fail(&error))?;
+    Ok((base, configured))
+}
+
 /// Helm values): every selected backend, composed onto --base.
 fn render(
     catalog: &Catalog,
@@ -383,15 +403,9 @@ fn render(
     args: &RenderArgs,
     call: Call,
 ) -> io::Result<ExitCode> {
-    warn_about_problems(catalog);
-    let base = match args.base.as_deref().map(render::load_base).transpose() {
-        Ok(base) => base,
-        Err(error) => return Ok(fail(&error)),
-    };
-    // Every backend's settings are checked before any is called.
-    let configured = match catalog.configure_all(config, &config.selected()) {
-        Ok(configured) => configured,
-        Err(error) => return Ok(fail(&error)),
+    let (base, configured) = match composition(catalog, config, args) {
+        Ok(ready) => ready,
+        Err(code) => return Ok(code),
     };
     let mut outputs = Vec::new();
     for backend in &configured {
@@ -445,14 +459,9 @@ fn render(
 /// `render helm --chart floe-platform`: the umbrella chart's values, and a
 /// note for each Secret to create.
 fn render_platform(catalog: &Catalog, config: &Config, args: &RenderArgs) -> io::Result<ExitCode> {
-    warn_about_problems(catalog);
-    let base = match args.base.as_deref().map(render::load_base).transpose() {
-        Ok(base) => base,
-        Err(error) => return Ok(fail(&error)),
-    };
-    let configured = match catalog.configure_all(config, &config.selected()) {
-        Ok(configured) => configured,
-        Err(error) => return Ok(fail(&error)),
+    let (base, configured) = match composition(catalog, config, args) {
+        Ok(ready) => ready,
+        Err(code) => return Ok(code),
     };
     let mut backends = Vec::new();
     for backend in &configured {
