@@ -115,6 +115,12 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         lock,
         trust,
     };
+    // Every command from here on but `list` loads a plugin: its process
+    // starts now, and sets itself up while this one reads the configuration
+    // and finds the file.
+    if isolate && !matches!(cli.command, Command::List { .. }) {
+        isolation.prestart();
+    }
     match &cli.command {
         Command::List { output, .. } => {
             // `list` loads nothing: it reads each file's metadata section.

@@ -41,7 +41,10 @@ pub(crate) fn fork() -> std::io::Result<Forked> {
 
 /// How many threads this process runs, as the kernel counts them.
 pub(crate) fn thread_count() -> std::io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    use std::io::Read;
+    // Read whole at once: the kernel makes the text anew for each read.
+    let mut status = String::with_capacity(4096);
+    std::fs::File::open("/proc/self/status")?.read_to_string(&mut status)?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("Threads:"))

@@ -18,6 +18,14 @@
 //!   cost one time limit, not N.
 //!
 //! The host never starts a thread, so forking it is sound (see [`os`]).
+//!
+//! A plugin process is forked before it is given a plugin: the host passes
+//! it the verified descriptor of the plugin file over a socket. So a command
+//! that will load a plugin can start its process early ([`Isolation::prestart`]),
+//! and the fork and the fencing in happen while the host is still finding
+//! and checking the file. Right after loading, a plugin process sends the
+//! settings schema unasked: the host needs it before any call, and it then
+//! costs no round trip of its own.
 
 use std::fs::File;
 use std::io::Write;
@@ -44,10 +52,19 @@ const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 const MAX_CAPTURED_OUTPUT: usize = 64 * 1024;
 
 /// The descriptors of a plugin process, as [`os::arrange_descriptors`]
-/// places them.
+/// places them. Requests come over a socket, which can also carry the
+/// plugin file's descriptor.
 const REQUESTS_FD: i32 = 0;
 const REPLIES_FD: i32 = 3;
-const PLUGIN_FD: i32 = 4;
+
+/// The one byte that carries the plugin file's descriptor.
+const PLUGIN_FILE_MARK: u8 = b'P';
+
+thread_local! {
+    /// A plugin process started ahead of need by [`Isolation::prestart`],
+    /// not yet given a plugin.
+    static SPARE: std::cell::RefCell<Option<Worker>> = const { std::cell::RefCell::new(None) };
+}
 
 /// How to run plugins out of process.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +77,21 @@ impl Isolation {
     /// Isolation with the time limit `timeout`.
     pub fn new(timeout: Duration) -> Self {
         Isolation { timeout }
+    }
+
+    /// Starts a plugin process now, before any plugin is chosen, for the
+    /// first plugin loaded later to use. A command that knows it will load
+    /// a plugin calls this first: the fork and the process's set-up then
+    /// overlap the host's own work of finding and checking the file. Does
+    /// nothing when a process is already waiting; if one cannot start,
+    /// loading starts one and reports why it could not.
+    pub fn prestart(&self) {
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.is_none() {
+                *spare = Worker::spawn().ok();
+            }
+        });
     }
 }
 
@@ -103,6 +135,11 @@ pub(crate) struct Worker {
     path: PathBuf,
     timeout: Duration,
     running: bool,
+    /// A call the process answers without being asked: the settings
+    /// schema, right after loading.
+    answer_due: Option<Call>,
+    /// That answer, once read ahead of the call that wants it.
+    early_answer: Option<(Call, Message)>,
 }
 
 /// Why an exchange with a plugin process ended without an answer.
@@ -115,10 +152,33 @@ enum Failure {
 }
 
 impl Worker {
-    /// Forks a process that loads the plugin open at `file` (already
+    /// Starts a process that loads the plugin open at `file` (already
     /// verified, and loaded by its descriptor, never by `path`, which is for
-    /// messages). [`Worker::await_loaded`] then waits for it.
+    /// messages): the one [`Isolation::prestart`] started, or a new one.
+    /// [`Worker::await_loaded`] then waits for it.
     pub(crate) fn start(isolation: &Isolation, file: &File, path: &Path) -> Result<Worker, Error> {
+        let spare = SPARE.with(|spare| spare.borrow_mut().take());
+        let mut worker = match spare {
+            Some(spare) if spare.give_plugin(file).is_ok() => spare,
+            // None started ahead, or it died waiting (stopped as it drops).
+            _ => {
+                let worker = Worker::spawn()?;
+                worker
+                    .give_plugin(file)
+                    .map_err(|error| Error::WorkerSpawn {
+                        reason: format!("could not pass the plugin file to its process: {error}"),
+                    })?;
+                worker
+            }
+        };
+        worker.path = path.to_owned();
+        worker.timeout = isolation.timeout;
+        Ok(worker)
+    }
+
+    /// Forks a plugin process, which fences itself in and then waits for
+    /// its plugin file.
+    fn spawn() -> Result<Worker, Error> {
         let spawn_error = |error: std::io::Error| Error::WorkerSpawn {
             reason: error.to_string(),
         };
@@ -135,7 +195,13 @@ impl Worker {
             });
         }
         let pipe = || rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from);
-        let (requests_read, requests) = pipe().map_err(spawn_error)?;
+        let (requests, requests_child) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|error| spawn_error(error.into()))?;
         let (replies, replies_write) = pipe().map_err(spawn_error)?;
         let (output, output_write) = pipe().map_err(spawn_error)?;
         // Whatever the host buffered must not be written again by the child.
@@ -144,11 +210,10 @@ impl Worker {
         match os::fork().map_err(spawn_error)? {
             Forked::Child => {
                 let fds = [
-                    os::raw(&requests_read),
+                    os::raw(&requests_child),
                     os::raw(&output_write),
                     os::raw(&output_write),
                     os::raw(&replies_write),
-                    file.as_raw_fd(),
                 ];
                 plugin_process(host, &fds)
             }
@@ -157,7 +222,7 @@ impl Worker {
                 for fd in [&requests, &replies, &output] {
                     set_nonblocking(fd).map_err(spawn_error)?;
                 }
-                tracing::debug!(pid = pid.as_raw_nonzero().get(), path = %path.display(), "plugin process started");
+                tracing::debug!(pid = pid.as_raw_nonzero().get(), "plugin process started");
                 Ok(Worker {
                     pid,
                     requests,
@@ -166,11 +231,34 @@ impl Worker {
                     pending: Vec::new(),
                     captured: Vec::new(),
                     dropped_output: 0,
-                    path: path.to_owned(),
-                    timeout: isolation.timeout,
+                    path: PathBuf::new(),
+                    timeout: Duration::ZERO,
                     running: true,
+                    answer_due: None,
+                    early_answer: None,
                 })
             }
+        }
+    }
+
+    /// Passes the plugin file's descriptor to the process.
+    fn give_plugin(&self, file: &File) -> std::io::Result<()> {
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        let fds = [file.as_fd()];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+        let mark = [PLUGIN_FILE_MARK];
+        // The socket is empty: one byte goes at once, or the process is gone.
+        match rustix::net::sendmsg(
+            &self.requests,
+            &[std::io::IoSlice::new(&mark)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(std::io::Error::other("the plugin file was not sent")),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -190,7 +278,12 @@ impl Worker {
             .zip(outcomes)
             .map(
                 |(mut worker, outcome)| match worker.answer(Call::Load, outcome, deadline)? {
-                    Message::Loaded(reported) => Ok((worker, reported)),
+                    Message::Loaded(reported) => {
+                        if reported.has_settings {
+                            worker.answer_due = Some(Call::GetSettingsSchema);
+                        }
+                        Ok((worker, reported))
+                    }
                     Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
                     Message::Value(_) => {
                         Err(worker.protocol_error(Call::Load, "an answer before any call"))
@@ -208,22 +301,45 @@ impl Worker {
                 how: "its process had already been stopped".to_owned(),
             });
         }
-        let request = Request {
-            call,
-            settings: settings.clone(),
+        // An answer sent unasked is read first, so that it is never taken
+        // for the answer to another call.
+        if let Some(due) = self.answer_due.take() {
+            let message = self.exchange(due, Vec::new())?;
+            self.early_answer = Some((due, message));
+        }
+        let message = match self.early_answer.take() {
+            Some((early, message)) if early == call && settings.is_empty() => message,
+            early => {
+                self.early_answer = early;
+                let request = Request {
+                    call,
+                    settings: settings.clone(),
+                };
+                let mut request = serde_json::to_vec(&request).expect("requests serialize");
+                request.push(b'\n');
+                self.exchange(call, request)?
+            }
         };
-        let mut request = serde_json::to_vec(&request).expect("requests serialize");
-        request.push(b'\n');
-        let deadline = Instant::now() + self.timeout;
-        let mut exchange = [Exchange::send(self, request)];
-        drive(&mut exchange, deadline);
-        let [exchange] = exchange;
-        let outcome = exchange.outcome;
-        match self.answer(call, outcome, deadline)? {
+        match message {
             Message::Value(object) => Ok(object),
             Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
             Message::Loaded(_) => Err(self.protocol_error(call, "a second load report")),
         }
+    }
+
+    /// Sends `request` (nothing, for an answer sent unasked) and reads the
+    /// answer to `call`, within the time limit.
+    fn exchange(&mut self, call: Call, request: Vec<u8>) -> Result<Message, Error> {
+        let deadline = Instant::now() + self.timeout;
+        let mut exchange = [if request.is_empty() {
+            Exchange::receive(self)
+        } else {
+            Exchange::send(self, request)
+        }];
+        drive(&mut exchange, deadline);
+        let [exchange] = exchange;
+        let outcome = exchange.outcome;
+        self.answer(call, outcome, deadline)
     }
 
     /// The message of a finished exchange, or the error that ended it.
@@ -352,8 +468,17 @@ struct Exchange<'w> {
 }
 
 impl<'w> Exchange<'w> {
+    /// Reads an answer the process sends unasked; it may already be among
+    /// the bytes read.
     fn receive(worker: &'w mut Worker) -> Self {
-        Exchange::send(worker, Vec::new())
+        let mut exchange = Exchange {
+            worker,
+            request: Vec::new(),
+            written: 0,
+            outcome: None,
+        };
+        exchange.take_line();
+        exchange
     }
 
     fn send(worker: &'w mut Worker, request: Vec<u8>) -> Self {
@@ -503,8 +628,7 @@ fn describe_exit(status: rustix::process::WaitStatus) -> String {
 }
 
 /// The plugin process, from the fork on; never returns. `fds` are, in
-/// order: requests, output (twice: standard output and error), replies, and
-/// the plugin file.
+/// order: requests, output (twice: standard output and error), and replies.
 fn plugin_process(host: Pid, fds: &[i32]) -> ! {
     // In a group of its own, which ends with the host: when the host dies,
     // SIGTERM reaches this process, whose handler stops the whole group,
@@ -527,13 +651,18 @@ fn plugin_process(host: Pid, fds: &[i32]) -> ! {
     })
 }
 
-/// Loads the plugin from its descriptor, reports, then answers requests
-/// until the host closes them.
+/// Waits for the plugin file, loads the plugin from its descriptor, reports
+/// (with the settings schema after, unasked), then answers requests until
+/// the host closes them.
 fn serve() -> std::io::Result<()> {
     use std::io::{BufRead, BufReader};
 
     let replies = os::take_fd(REPLIES_FD);
     let requests = os::take_fd(REQUESTS_FD);
+    let Some(plugin_file) = receive_plugin(&requests)? else {
+        // Started ahead of need and never needed.
+        return Ok(());
+    };
     let mut out = std::io::BufWriter::new(File::from(replies));
     let mut send = |message: &Message| -> std::io::Result<()> {
         serde_json::to_writer(&mut out, message)?;
@@ -544,21 +673,59 @@ fn serve() -> std::io::Result<()> {
         kind: error.kind(),
         message: error.to_string(),
     };
-    let path = PathBuf::from(format!("/proc/self/fd/{PLUGIN_FD}"));
+    let reply = |result: Result<JsonObject, Error>| match result {
+        Ok(object) => Message::Value(object),
+        Err(failure) => error(failure),
+    };
+    let path = PathBuf::from(format!("/proc/self/fd/{}", plugin_file.as_raw_fd()));
     let plugin = match InProcessPlugin::load(&path) {
         Ok(plugin) => plugin,
         Err(failure) => return send(&error(failure)),
     };
     send(&Message::Loaded(plugin.reported.clone()))?;
+    if plugin.reported.has_settings {
+        send(&reply(
+            plugin.call_with(Call::GetSettingsSchema, &JsonObject::new()),
+        ))?;
+    }
     for line in BufReader::new(File::from(requests)).lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
-        let reply = match plugin.call_with(request.call, &request.settings) {
-            Ok(object) => Message::Value(object),
-            Err(failure) => error(failure),
-        };
-        send(&reply)?;
+        send(&reply(plugin.call_with(request.call, &request.settings)))?;
     }
     Ok(())
+}
+
+/// The plugin file's descriptor, the first thing the host sends; `None`
+/// when the host closes the socket without sending one.
+fn receive_plugin(requests: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut mark = [0u8; 1];
+    let received = loop {
+        match rustix::net::recvmsg(
+            requests,
+            &mut [std::io::IoSliceMut::new(&mut mark)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(Errno::INTR) => continue,
+            other => break other?,
+        }
+    };
+    if received.bytes == 0 {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            files.extend(fds);
+        }
+    }
+    match (mark[0], files.pop(), files.is_empty()) {
+        (PLUGIN_FILE_MARK, Some(file), true) => Ok(Some(file)),
+        _ => Err(std::io::Error::other("expected one plugin file descriptor")),
+    }
 }
 
 #[cfg(test)]
