@@ -9,7 +9,8 @@
 #   3. scale: the same command with 1000 more plugin files in a second plugin
 #      directory, each declaring a backend of its own (relabelled copies of
 #      jaeger, see relabel_plugins.py), and with 1000 plain copies (all
-#      duplicates of jaeger), against the bundled plugins alone;
+#      duplicates of jaeger), against the bundled plugins alone; then the
+#      distinct files in a directory searched first, so all are read;
 #   4. what isolation costs: isolated against --in-process, for
 #      exporter-config and for check (which loads every plugin).
 # It ends with the machine and a Markdown table for docs/performance.md.
@@ -228,10 +229,16 @@ echo "list with the relabelled files: $listed plugins ($EXTRA_PLUGINS + $plugin_
 
 # The bundled directory first, the extra files in a second one: plain copies
 # are then duplicates of the bundled jaeger, as they would be for a user.
+# A command stops searching once it has found what it needs, so the third
+# case puts the extra files first, where every one of them must be read
+# before jaeger is found: the worst case.
 bundled_only=(--no-default-plugin-dirs --plugin-dir "$release")
-scale_result() { # tag, directory; prints the ratio or why there is none
-    local tag=$1 dir=$2
+scale_result() { # tag, directory[, "first"]; prints the ratio or why there is none
+    local tag=$1 dir=$2 where=${3:-after}
     local with_extra=("$bin" "${bundled_only[@]}" --plugin-dir "$dir" exporter-config jaeger)
+    if [ "$where" = first ]; then
+        with_extra=("$bin" --no-default-plugin-dirs --plugin-dir "$dir" --plugin-dir "$release" exporter-config jaeger)
+    fi
     echo "trial run, $tag:" >&2
     if ! works "$tag" "${with_extra[@]}" >&2; then
         echo "fails: $(head -n 1 "$work/$tag.fail"), $(sed -n '2{s/^ *//;p}' "$work/$tag.fail")"
@@ -247,6 +254,8 @@ scale_distinct=$(scale_result distinct "$work/distinct")
 echo "distinct names: $scale_distinct"
 scale_copies=$(scale_result copies "$work/copies")
 echo "plain copies:   $scale_copies"
+scale_first=$(scale_result distinct_first "$work/distinct" first)
+echo "distinct names, searched first: $scale_first"
 
 # --- 4. what isolation costs -----------------------------------------------------
 say "4. isolation: isolated against --in-process ($RUNS runs each)"
@@ -302,6 +311,7 @@ Wall: median; CPU: mean user + system time of the process and its children.
 | peak RSS, \`exporter-config jaeger\`, isolated / \`--in-process\` (max of runs) | $RSS_RUNS | $rss_isolated MiB / $rss_in_process MiB |
 | \`exporter-config jaeger\` with $EXTRA_PLUGINS more files (distinct names) vs bundled only | $SCALE_RUNS | $scale_distinct |
 | the same with $EXTRA_PLUGINS plain copies of jaeger (duplicates) | $SCALE_RUNS | $scale_copies |
+| $EXTRA_PLUGINS more files (distinct names) in a directory searched before the bundled one: all read | $SCALE_RUNS | $scale_first |
 | isolation, \`exporter-config jaeger\`: isolated vs \`--in-process\` | $RUNS | $isolation |
 | isolation, \`check\` ($plugin_count plugins): isolated vs \`--in-process\` | $RUNS | $check_result |
 | \`check\` (loads all $plugin_count) vs \`list\` (loads none) | $RUNS | $check_vs_list |
