@@ -16,7 +16,6 @@
 //! directory (`/tmp`) is safe above an entry of the right owner.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Seek};
 use std::os::unix::fs::MetadataExt;
@@ -47,9 +46,9 @@ pub(crate) struct FilePolicy {
     lock: Option<Locked>,
     /// With `--require-signatures`: the keys a plugin file must be signed with.
     trust: Option<Trust>,
-    /// Directories already judged, with their verdict, by directory and the
-    /// owner of the entry below it.
-    dirs_judged: RefCell<HashMap<(PathBuf, u32), Verdict>>,
+    /// Directories already judged, with the owner of the entry below them
+    /// and their verdict: a few, each looked up by every file in it.
+    dirs_judged: RefCell<Vec<(PathBuf, u32, Verdict)>>,
     /// The effective user id: who besides root may own what is loaded.
     user: u32,
     /// The read buffers, reused from one file to the next.
@@ -228,16 +227,24 @@ impl FilePolicy {
     /// directory share it.
     fn check_directories(&self, file: &Path, file_owner: u32) -> Result<(), Error> {
         let parent = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
         };
-        let key = (parent, file_owner);
-        let cached = self.dirs_judged.borrow().get(&key).cloned();
+        let cached = self
+            .dirs_judged
+            .borrow()
+            .iter()
+            .find(|(dir, owner, _)| *owner == file_owner && dir == parent)
+            .map(|(_, _, verdict)| verdict.clone());
         let verdict = match cached {
             Some(verdict) => verdict,
             None => {
-                let verdict = judge_ancestors(&key.0.canonicalize()?, file_owner, self.user)?;
-                self.dirs_judged.borrow_mut().insert(key, verdict.clone());
+                let verdict = judge_ancestors(&parent.canonicalize()?, file_owner, self.user)?;
+                self.dirs_judged.borrow_mut().push((
+                    parent.to_owned(),
+                    file_owner,
+                    verdict.clone(),
+                ));
                 verdict
             }
         };
