@@ -54,12 +54,12 @@ pub struct Checked {
 
 /// The policy for the files on `search_path`.
 fn policy(search_path: &SearchPath, options: &LoadOptions) -> FilePolicy {
-    let dirs: Vec<PathBuf> = search_path
-        .dirs()
-        .iter()
-        .map(|entry| entry.dir.clone())
-        .collect();
-    options.policy(&dirs)
+    FilePolicy::with_canonical_dirs(
+        search_path.canonical_dirs().map(PathBuf::from).collect(),
+        options.allow_insecure_permissions,
+        options.lock.clone(),
+        options.trust.clone(),
+    )
 }
 
 /// Discovers, selects and loads what `selection` needs, passing each loaded
@@ -73,8 +73,9 @@ fn load_each(
     mut each: impl FnMut(&mut Names, PathBuf, Result<Loaded, Error>),
 ) -> (Vec<Problem>, Names) {
     let policy = policy(search_path, options);
-    let (scanned, mut problems) = discover::scan(search_path, &policy);
-    let selected = select::select(scanned, selection);
+    let mut discovery = discover::scan(search_path, &policy);
+    let selected = select::select(&mut discovery, selection);
+    let mut problems = discovery.problems;
     problems.extend(selected.problems);
     let mut providers = selected.providers;
     for file in &selected.to_load {
@@ -150,8 +151,9 @@ impl Catalog {
     /// `isolation`, never in this one.
     pub fn list(search_path: &SearchPath, options: &LoadOptions, isolation: &Isolation) -> Listing {
         let policy = policy(search_path, options);
-        let (scanned, mut problems) = discover::scan(search_path, &policy);
-        let selected = select::select(scanned, Selection::All);
+        let mut discovery = discover::scan(search_path, &policy);
+        let selected = select::select(&mut discovery, Selection::All);
+        let mut problems = discovery.problems;
         problems.extend(selected.problems);
         let mut providers = selected.providers;
         let mut plugins = Vec::new();

@@ -1,10 +1,12 @@
 //! Discovery: every candidate file on the search path, and what its
 //! metadata section says. No plugin code runs, and no file stays open.
 
+use std::fs::FileType;
 use std::path::{Path, PathBuf};
 
 use crate::escape::escape_path;
 use crate::info::{MetadataSource, PluginInfo, Reported, is_valid_name};
+use crate::search_path::Candidate;
 use crate::verify::FilePolicy;
 use crate::{Error, Problem, SearchPath};
 
@@ -21,15 +23,57 @@ pub(crate) struct Scanned {
     pub(crate) claimed: Option<String>,
 }
 
+/// The candidate files of a search path, read and checked one at a time, in
+/// search order, a directory being listed only once the files before it are
+/// done: a command that stops early lists no more directories than it needs.
+pub(crate) struct Discovery<'a> {
+    search_path: &'a SearchPath,
+    policy: &'a FilePolicy,
+    /// The next directory to list.
+    next_dir: usize,
+    /// The files of the directory being read.
+    pending: std::vec::IntoIter<Candidate>,
+    /// The directories that could not be listed, so far.
+    pub(crate) problems: Vec<Problem>,
+}
+
 /// Scans `search_path` in order, checking each file as `policy` says.
-pub(crate) fn scan(search_path: &SearchPath, policy: &FilePolicy) -> (Vec<Scanned>, Vec<Problem>) {
-    let _span = tracing::info_span!("discover").entered();
-    let (candidates, problems) = search_path.candidates();
-    let scanned = candidates
-        .into_iter()
-        .map(|path| {
-            let (declared, claimed) = declare(policy, &path);
-            // The story `-v` tells: each file, and what became of it.
+pub(crate) fn scan<'a>(search_path: &'a SearchPath, policy: &'a FilePolicy) -> Discovery<'a> {
+    Discovery {
+        search_path,
+        policy,
+        next_dir: 0,
+        pending: Vec::new().into_iter(),
+        problems: Vec::new(),
+    }
+}
+
+impl Iterator for Discovery<'_> {
+    type Item = Scanned;
+
+    fn next(&mut self) -> Option<Scanned> {
+        loop {
+            if let Some(candidate) = self.pending.next() {
+                return Some(self.scanned(candidate));
+            }
+            if self.next_dir == self.search_path.dirs().len() {
+                return None;
+            }
+            self.pending = self
+                .search_path
+                .candidates_in(self.next_dir, &mut self.problems)
+                .into_iter();
+            self.next_dir += 1;
+        }
+    }
+}
+
+impl Discovery<'_> {
+    fn scanned(&self, candidate: Candidate) -> Scanned {
+        let Candidate { path, file_type } = candidate;
+        let (declared, claimed) = declare(self.policy, &path, file_type);
+        // The story `-v` tells: each file, and what became of it.
+        if tracing::enabled!(tracing::Level::INFO) {
             let shown = escape_path(&path);
             match &declared {
                 Ok(Some(info)) => tracing::info!("{shown}: declares backend {}", info.name),
@@ -38,14 +82,13 @@ pub(crate) fn scan(search_path: &SearchPath, policy: &FilePolicy) -> (Vec<Scanne
                 ),
                 Err(error) => tracing::info!("{shown}: refused: {}", error.to_text()),
             }
-            Scanned {
-                path,
-                declared,
-                claimed,
-            }
-        })
-        .collect();
-    (scanned, problems)
+        }
+        Scanned {
+            path,
+            declared,
+            claimed,
+        }
+    }
 }
 
 /// What the file at `path` declares, checked; and the name its section
@@ -53,12 +96,13 @@ pub(crate) fn scan(search_path: &SearchPath, policy: &FilePolicy) -> (Vec<Scanne
 fn declare(
     policy: &FilePolicy,
     path: &Path,
+    file_type: FileType,
 ) -> (Result<Option<PluginInfo>, Error>, Option<String>) {
     let claim = |section: Option<&[u8]>| {
         let reported = Reported::from_section(section?).ok()?;
         is_valid_name(&reported.name).then_some(reported.name)
     };
-    let open = match policy.open(path) {
+    let open = match policy.open_entry(path, file_type) {
         Ok(open) => open,
         Err(error) => return (Err(error), claim(policy.peek_section(path).as_deref())),
     };

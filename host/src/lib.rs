@@ -62,6 +62,7 @@ pub mod render;
 pub mod report;
 mod settings;
 pub mod signature;
+mod sparse;
 mod suggest;
 
 pub use catalog::{Catalog, Checked, Configured, Listing};

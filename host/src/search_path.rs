@@ -2,6 +2,7 @@
 //! floe's `floe.telemetry_backends` entry point.
 
 use std::ffi::OsStr;
+use std::fs::FileType;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -42,6 +43,21 @@ pub struct SearchDir {
 #[serde(transparent)]
 pub struct SearchPath {
     dirs: Vec<SearchDir>,
+    /// Each directory of `dirs` with its links resolved, computed once: the
+    /// key that tells two spellings of a directory apart, and where the
+    /// file checks start; `None` for a directory that cannot be resolved.
+    #[serde(skip)]
+    canonical: Vec<Option<PathBuf>>,
+}
+
+/// A file found in a plugin directory, with the type its directory entry
+/// gives (read with the entry, no system call; a link is not followed).
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    /// The directory entry's path.
+    pub(crate) path: PathBuf,
+    /// The entry's own type: a link is a link here.
+    pub(crate) file_type: FileType,
 }
 
 impl SearchPath {
@@ -106,10 +122,22 @@ impl SearchPath {
     }
 
     fn push(&mut self, dir: PathBuf, source: DirSource) {
-        let key = canonical(&dir);
-        if !self.dirs.iter().any(|known| canonical(&known.dir) == key) {
+        let canonical = dir.canonicalize().ok();
+        let key = canonical.as_deref().unwrap_or(&dir);
+        let seen = self
+            .dirs
+            .iter()
+            .zip(&self.canonical)
+            .any(|(known, known_canonical)| known_canonical.as_ref().unwrap_or(&known.dir) == key);
+        if !seen {
             self.dirs.push(SearchDir { dir, source });
+            self.canonical.push(canonical);
         }
+    }
+
+    /// The directories that exist, links resolved, in search order.
+    pub(crate) fn canonical_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.canonical.iter().flatten().map(PathBuf::as_path)
     }
 
     /// The directories, in search order.
@@ -120,51 +148,73 @@ impl SearchPath {
     /// Every candidate plugin file, in search order: directories in order,
     /// files by name within each. Directories that cannot be read are
     /// reported, except missing default directories, which are normal.
-    pub fn candidates(&self) -> (Vec<PathBuf>, Vec<Problem>) {
-        let mut files = Vec::new();
+    #[cfg(test)]
+    pub(crate) fn candidates(&self) -> (Vec<Candidate>, Vec<Problem>) {
         let mut problems = Vec::new();
-        for SearchDir { dir, source } in &self.dirs {
-            let _span = tracing::debug_span!("scan", dir = %dir.display()).entered();
-            match scan(dir) {
-                Ok(found) => {
-                    tracing::debug!(count = found.len(), "found candidate files");
-                    files.extend(found);
-                }
-                Err(error)
-                    if *source == DirSource::Default
-                        && error.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    tracing::debug!("default directory does not exist");
-                }
-                Err(error) => problems.push(Problem::new(dir, Error::from(error))),
-            }
-        }
+        let files = (0..self.dirs.len())
+            .flat_map(|index| self.candidates_in(index, &mut problems))
+            .collect();
         (files, problems)
     }
-}
 
-fn canonical(dir: &Path) -> PathBuf {
-    dir.canonicalize().unwrap_or_else(|_| dir.to_owned())
+    /// The candidate files of the `index`th directory, sorted by name. A
+    /// directory that cannot be read is added to `problems`, unless it is a
+    /// missing default directory, which is normal.
+    pub(crate) fn candidates_in(
+        &self,
+        index: usize,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<Candidate> {
+        let SearchDir { dir, source } = &self.dirs[index];
+        let _span = tracing::debug_span!("scan", dir = %dir.display()).entered();
+        match scan(dir) {
+            Ok(found) => {
+                tracing::debug!(count = found.len(), "found candidate files");
+                return found;
+            }
+            Err(error)
+                if *source == DirSource::Default
+                    && error.kind() == std::io::ErrorKind::NotFound =>
+            {
+                tracing::debug!("default directory does not exist");
+            }
+            Err(error) => problems.push(Problem::new(dir, Error::from(error))),
+        }
+        Vec::new()
+    }
 }
 
 /// The files directly in `dir` named like shared libraries, sorted by name.
 /// Anything so named except a directory is a candidate, so that a broken
 /// link or a named pipe is reported by the file checks instead of vanishing.
-fn scan(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The entry's type comes with it (`d_type`); only a link costs a `stat`,
+/// to leave out a link to a directory.
+fn scan(dir: &Path) -> std::io::Result<Vec<Candidate>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if is_library_name(&path) && !path.is_dir() {
-            found.push(path);
+        let entry = entry?;
+        let name = entry.file_name();
+        if !is_library_name(&name) {
+            continue;
         }
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() || (file_type.is_symlink() && entry.path().is_dir()) {
+            continue;
+        }
+        found.push((name, file_type));
     }
-    found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    Ok(found)
+    found.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(found
+        .into_iter()
+        .map(|(name, file_type)| Candidate {
+            path: dir.join(name),
+            file_type,
+        })
+        .collect())
 }
 
-fn is_library_name(path: &Path) -> bool {
-    path.file_name()
-        .and_then(OsStr::to_str)
+fn is_library_name(name: &OsStr) -> bool {
+    name.to_str()
         .is_some_and(|name| name.len() > LIBRARY_SUFFIX.len() && name.ends_with(LIBRARY_SUFFIX))
 }
 
@@ -233,7 +283,7 @@ mod tests {
         assert!(problems.is_empty());
         let names: Vec<_> = files
             .iter()
-            .map(|f| f.file_name().unwrap().to_owned())
+            .map(|f| f.path.file_name().unwrap().to_owned())
             .collect();
         assert_eq!(names, ["a.so", "b.so"]);
     }

@@ -77,28 +77,48 @@ impl Names {
     }
 }
 
-/// Decides what to load of `scanned` for `selection`.
-pub(crate) fn select(scanned: Vec<Scanned>, selection: Selection<'_>) -> Selected {
+/// Decides what to load of `scanned`, in search order, for `selection`.
+///
+/// For [`Selection::Names`], it takes files from `scanned` only until every
+/// name has a provider: the first file whose section claims a name provides
+/// it, and a file without a section is only ever loaded when a name is
+/// still missing after all of them, so no later file could change who
+/// provides a name. The later files are not read (nor their problems
+/// reported), as a `PATH` lookup stops at the first match. Every other
+/// selection reads every file.
+pub(crate) fn select(scanned: impl Iterator<Item = Scanned>, selection: Selection<'_>) -> Selected {
     let mut selected = Selected::default();
+    let mut to_load = Vec::new();
     let mut without_section = Vec::new();
-    let mut order = HashMap::new();
-    for (index, scanned) in scanned.into_iter().enumerate() {
+    let mut scanned = scanned.enumerate();
+    while !provided(selection, &selected.providers) {
+        let Some((index, scanned)) = scanned.next() else {
+            break;
+        };
         let Scanned {
             path,
             declared,
             claimed,
         } = scanned;
-        order.insert(path.clone(), index);
         match declared {
             Ok(Some(info)) => match selected.providers.admit(&info.name, &path) {
-                Ok(()) if wanted(selection, &info.name) => selected.to_load.push(ToLoad {
-                    path,
-                    declared: Some(info),
-                }),
+                Ok(()) if wanted(selection, &info.name) => to_load.push((
+                    index,
+                    ToLoad {
+                        path,
+                        declared: Some(info),
+                    },
+                )),
                 Ok(()) => {}
                 Err(error) => selected.problems.push(Problem::new(path, error)),
             },
-            Ok(None) => without_section.push(path),
+            Ok(None) => without_section.push((
+                index,
+                ToLoad {
+                    path,
+                    declared: None,
+                },
+            )),
             Err(error) => {
                 if let Some(name) = claimed {
                     // Refused, but the name is taken: nothing stands in.
@@ -110,25 +130,22 @@ pub(crate) fn select(scanned: Vec<Scanned>, selection: Selection<'_>) -> Selecte
     }
     // Files without a section are loaded only where they might provide a
     // backend still missing.
-    let missing = match selection {
-        Selection::All => true,
-        Selection::Names(names) => names
-            .iter()
-            .any(|name| selected.providers.provider(name).is_none()),
-    };
-    if missing {
-        selected
-            .to_load
-            .extend(without_section.into_iter().map(|path| ToLoad {
-                path,
-                declared: None,
-            }));
+    if !provided(selection, &selected.providers) {
+        to_load.extend(without_section);
         // Back in search order.
-        selected
-            .to_load
-            .sort_by_key(|file| order.get(&file.path).copied());
+        to_load.sort_unstable_by_key(|(index, _)| *index);
     }
+    selected.to_load = to_load.into_iter().map(|(_, file)| file).collect();
     selected
+}
+
+/// Whether every backend `selection` needs has a provider: never for
+/// [`Selection::All`], which needs whatever there is.
+fn provided(selection: Selection<'_>, providers: &Names) -> bool {
+    match selection {
+        Selection::All => false,
+        Selection::Names(names) => names.iter().all(|name| providers.provider(name).is_some()),
+    }
 }
 
 fn wanted(selection: Selection<'_>, name: &str) -> bool {

@@ -16,14 +16,12 @@
 //! directory (`/tmp`) is safe above an entry of the right owner.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Seek};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use object::ReadRef;
-use object::read::ReadCache;
 use rustix::fs::{Mode, OFlags};
 
 use crate::Error;
@@ -31,6 +29,7 @@ use crate::elf::{self, ElfVerdict};
 use crate::input::file_type_name;
 use crate::lock::{Locked, sha256_hex};
 use crate::signature::Trust;
+use crate::sparse::Sparse;
 
 /// The largest plugin file hashed: far above any real plugin, and a bound on
 /// what a hostile file can make the host read.
@@ -47,9 +46,13 @@ pub(crate) struct FilePolicy {
     lock: Option<Locked>,
     /// With `--require-signatures`: the keys a plugin file must be signed with.
     trust: Option<Trust>,
-    /// Directories already judged, with their verdict, by directory and the
-    /// owner of the entry below it.
-    dirs_judged: RefCell<HashMap<(PathBuf, u32), Verdict>>,
+    /// Directories already judged, with the owner of the entry below them
+    /// and their verdict: a few, each looked up by every file in it.
+    dirs_judged: RefCell<Vec<(PathBuf, u32, Verdict)>>,
+    /// The effective user id: who besides root may own what is loaded.
+    user: u32,
+    /// The read buffers, reused from one file to the next.
+    sparse: RefCell<Sparse>,
 }
 
 /// A directory's verdict: the problem and its fix when it is unsafe.
@@ -74,15 +77,29 @@ impl FilePolicy {
         lock: Option<Locked>,
         trust: Option<Trust>,
     ) -> Self {
+        let canonical = plugin_dirs
+            .iter()
+            .filter_map(|dir| dir.canonicalize().ok())
+            .collect();
+        FilePolicy::with_canonical_dirs(canonical, allow_insecure_permissions, lock, trust)
+    }
+
+    /// [`FilePolicy::new`] for plugin directories whose links are resolved
+    /// already.
+    pub(crate) fn with_canonical_dirs(
+        plugin_dirs: Vec<PathBuf>,
+        allow_insecure_permissions: bool,
+        lock: Option<Locked>,
+        trust: Option<Trust>,
+    ) -> Self {
         FilePolicy {
-            plugin_dirs: plugin_dirs
-                .iter()
-                .filter_map(|dir| dir.canonicalize().ok())
-                .collect(),
+            plugin_dirs,
             allow_insecure_permissions,
             lock,
             trust,
             dirs_judged: RefCell::default(),
+            user: rustix::process::geteuid().as_raw(),
+            sparse: RefCell::default(),
         }
     }
 
@@ -96,8 +113,22 @@ impl FilePolicy {
     /// write, and an ELF shared library for this machine. Reads its metadata
     /// section. Nothing of the plugin runs.
     pub(crate) fn open(&self, path: &Path) -> Result<OpenPlugin, Error> {
-        let real = self.resolve(path)?;
-        let file = open_no_follow(&real)?;
+        let link = fs::symlink_metadata(path)?;
+        self.open_entry(path, link.file_type())
+    }
+
+    /// [`FilePolicy::open`] for a directory entry of type `entry_type`, as
+    /// the directory listing gave it: only a regular file or a link is ever
+    /// opened (opening a device can do things), and the open file is
+    /// checked again whatever the listing said.
+    pub(crate) fn open_entry(
+        &self,
+        path: &Path,
+        entry_type: fs::FileType,
+    ) -> Result<OpenPlugin, Error> {
+        let resolved = self.resolve(path, entry_type)?;
+        let real = resolved.as_deref().unwrap_or(path);
+        let file = open_no_follow(real)?;
         let metadata = file.metadata()?;
         if !metadata.is_file() {
             return Err(Error::NotARegularFile {
@@ -105,13 +136,14 @@ impl FilePolicy {
             });
         }
         if !self.allow_insecure_permissions {
-            check_owner_and_mode(path, &metadata)?;
-            self.check_directories(&real, metadata.uid())?;
+            check_owner_and_mode(path, &metadata, self.user)?;
+            self.check_directories(real, metadata.uid())?;
         }
-        let section = judge(
-            &ReadCache::new(BlockReader::new(&file, metadata.len())),
-            metadata.len(),
-        )?;
+        let len = metadata.len();
+        let section = self
+            .sparse
+            .borrow_mut()
+            .judge(&file, len, |data| judge(data, len))?;
         Ok(OpenPlugin {
             path: path.to_owned(),
             file,
@@ -132,11 +164,11 @@ impl FilePolicy {
         if !metadata.is_file() {
             return None;
         }
-        judge(
-            &ReadCache::new(BlockReader::new(&file, metadata.len())),
-            metadata.len(),
-        )
-        .ok()?
+        let len = metadata.len();
+        self.sparse
+            .borrow_mut()
+            .judge(&file, len, |data| judge(data, len))
+            .ok()?
     }
 
     /// With `--locked` or `--require-signatures`, checks the bytes of the
@@ -160,18 +192,18 @@ impl FilePolicy {
         Ok(Some(sha256_hex(&bytes)))
     }
 
-    /// The file a path finally names, refusing links that dangle, loop, or
-    /// lead out of the plugin directories.
-    fn resolve(&self, path: &Path) -> Result<PathBuf, Error> {
-        let link = fs::symlink_metadata(path)?;
-        if !link.file_type().is_symlink() {
-            if !link.is_file() {
+    /// The file a link finally names (`None`: `path` is not a link),
+    /// refusing links that dangle, loop, or lead out of the plugin
+    /// directories, and anything but a regular file.
+    fn resolve(&self, path: &Path, entry_type: fs::FileType) -> Result<Option<PathBuf>, Error> {
+        if !entry_type.is_symlink() {
+            if !entry_type.is_file() {
                 // Never opened: opening a device can do things.
                 return Err(Error::NotARegularFile {
-                    what: file_type_name(&link.file_type()),
+                    what: file_type_name(&entry_type),
                 });
             }
-            return Ok(path.to_owned());
+            return Ok(None);
         }
         let target = path.canonicalize().map_err(|error| Error::BrokenSymlink {
             reason: error.to_string(),
@@ -186,7 +218,7 @@ impl FilePolicy {
                 what: file_type_name(&metadata.file_type()),
             });
         }
-        Ok(target)
+        Ok(Some(target))
     }
 
     /// Every directory above `file` (a path with no links left in its
@@ -195,16 +227,24 @@ impl FilePolicy {
     /// directory share it.
     fn check_directories(&self, file: &Path, file_owner: u32) -> Result<(), Error> {
         let parent = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
         };
-        let key = (parent, file_owner);
-        let cached = self.dirs_judged.borrow().get(&key).cloned();
+        let cached = self
+            .dirs_judged
+            .borrow()
+            .iter()
+            .find(|(dir, owner, _)| *owner == file_owner && dir == parent)
+            .map(|(_, _, verdict)| verdict.clone());
         let verdict = match cached {
             Some(verdict) => verdict,
             None => {
-                let verdict = judge_ancestors(&key.0.canonicalize()?, file_owner)?;
-                self.dirs_judged.borrow_mut().insert(key, verdict.clone());
+                let verdict = judge_ancestors(&parent.canonicalize()?, file_owner, self.user)?;
+                self.dirs_judged.borrow_mut().push((
+                    parent.to_owned(),
+                    file_owner,
+                    verdict.clone(),
+                ));
                 verdict
             }
         };
@@ -213,11 +253,11 @@ impl FilePolicy {
 }
 
 /// The verdict on `dir` and each directory above it, the first unsafe one's.
-fn judge_ancestors(dir: &Path, file_owner: u32) -> Result<Verdict, Error> {
+fn judge_ancestors(dir: &Path, file_owner: u32, user: u32) -> Result<Verdict, Error> {
     let mut entry_owner = file_owner;
     for dir in dir.ancestors() {
         let metadata = fs::metadata(dir)?;
-        let verdict = judge_directory(dir, &metadata, entry_owner);
+        let verdict = judge_directory(dir, &metadata, entry_owner, user);
         if verdict.is_err() {
             return Ok(verdict);
         }
@@ -226,10 +266,9 @@ fn judge_ancestors(dir: &Path, file_owner: u32) -> Result<Verdict, Error> {
     Ok(Ok(()))
 }
 
-/// Whether `dir` is safe above an entry owned by `entry_owner`: the problem
-/// and its fix when it is not.
-fn judge_directory(dir: &Path, metadata: &fs::Metadata, entry_owner: u32) -> Verdict {
-    let user = rustix::process::geteuid().as_raw();
+/// Whether `dir` is safe above an entry owned by `entry_owner`, for `user`:
+/// the problem and its fix when it is not.
+fn judge_directory(dir: &Path, metadata: &fs::Metadata, entry_owner: u32, user: u32) -> Verdict {
     let trusted = |uid: u32| uid == 0 || uid == user;
     let owner = metadata.uid();
     if !trusted(owner) {
@@ -291,78 +330,6 @@ fn read_whole(mut file: &File) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// An open file as the ELF reader reads it, with few system calls: in
-/// aligned blocks, each fetched once with `pread`, where reading every
-/// header through `seek` and `read` took dozens. Over a thousand plugin
-/// files, that is most of what discovery costs.
-struct BlockReader<'f> {
-    file: &'f File,
-    len: u64,
-    position: u64,
-    blocks: HashMap<u64, Box<[u8]>>,
-}
-
-impl<'f> BlockReader<'f> {
-    const BLOCK: u64 = 4 * 1024;
-
-    fn new(file: &'f File, len: u64) -> Self {
-        BlockReader {
-            file,
-            len,
-            position: 0,
-            blocks: HashMap::new(),
-        }
-    }
-
-    fn block(&mut self, index: u64) -> Result<&[u8], ()> {
-        use std::collections::hash_map::Entry;
-        use std::os::unix::fs::FileExt;
-        match self.blocks.entry(index) {
-            Entry::Occupied(entry) => Ok(entry.into_mut()),
-            Entry::Vacant(entry) => {
-                let start = index * Self::BLOCK;
-                let size = Self::BLOCK.min(self.len.saturating_sub(start));
-                let mut bytes = vec![0; size as usize].into_boxed_slice();
-                self.file.read_exact_at(&mut bytes, start).map_err(|_| ())?;
-                Ok(entry.insert(bytes))
-            }
-        }
-    }
-}
-
-impl object::read::ReadCacheOps for BlockReader<'_> {
-    fn len(&mut self) -> Result<u64, ()> {
-        Ok(self.len)
-    }
-
-    fn seek(&mut self, position: u64) -> Result<u64, ()> {
-        self.position = position;
-        Ok(position)
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
-        let n = (buf.len() as u64).min(self.len.saturating_sub(self.position)) as usize;
-        self.read_exact(&mut buf[..n])?;
-        Ok(n)
-    }
-
-    fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), ()> {
-        while !buf.is_empty() {
-            let index = self.position / Self::BLOCK;
-            let offset = (self.position % Self::BLOCK) as usize;
-            let block = self.block(index)?;
-            let n = buf.len().min(block.len().checked_sub(offset).ok_or(())?);
-            if n == 0 {
-                return Err(());
-            }
-            buf[..n].copy_from_slice(&block[offset..offset + n]);
-            buf = &mut buf[n..];
-            self.position += n as u64;
-        }
-        Ok(())
-    }
-}
-
 /// Judges a whole file of `len` bytes by its ELF headers, and returns its
 /// metadata section when it is a shared library for this machine.
 fn judge<'data, R: ReadRef<'data>>(data: R, len: u64) -> Result<Option<Vec<u8>>, Error> {
@@ -385,7 +352,7 @@ fn judge<'data, R: ReadRef<'data>>(data: R, len: u64) -> Result<Option<Vec<u8>>,
     }
 }
 
-fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata, user: u32) -> Result<(), Error> {
     let writable_by = match metadata.mode() & 0o022 {
         0 => None,
         0o020 => Some("its group"),
@@ -399,7 +366,6 @@ fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), Erro
         });
     }
     let owner = metadata.uid();
-    let user = rustix::process::geteuid().as_raw();
     if owner != user && owner != 0 {
         return Err(Error::UnsafePermissions {
             problem: format!(
