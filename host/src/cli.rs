@@ -134,6 +134,34 @@ pub struct FileChecks {
     pub trust_dir: Option<PathBuf>,
 }
 
+/// Whether the command line `args` (without the program name) plainly asks
+/// for a command that calls plugins in processes of their own: its first
+/// word is such a command, and no word asks for help, the version, or
+/// plugins in process. A hint only, for starting the plugin process before
+/// the command line is parsed: a wrong guess costs a process or a moment.
+pub fn plainly_calls_isolated(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    const CALLING: [&str; 6] = [
+        "exporter-config",
+        "helm-values",
+        "render",
+        "check",
+        "schema",
+        "check-connection",
+    ];
+    let mut args = args.peekable();
+    let first_calls = args
+        .peek()
+        .and_then(|first| first.to_str())
+        .is_some_and(|first| CALLING.contains(&first));
+    first_calls
+        && !args.any(|arg| {
+            matches!(
+                arg.to_str(),
+                Some("--in-process" | "--help" | "-h" | "--version" | "-V")
+            )
+        })
+}
+
 /// Where plugins run when they are called.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Plugin isolation")]
@@ -339,7 +367,8 @@ pub enum Command {
         call: CallArgs,
     },
     /// Pin the installed plugins: write a lock file of each one's name,
-    /// version, path and sha256, for --locked. Loads no plugin.
+    /// version, path and sha256, for --locked. Loads each plugin in a process
+    /// of its own, and calls none.
     Lock {
         /// The lock file to write.
         #[arg(long, value_name = "FILE", default_value = floe_host::lock::DEFAULT_LOCK_FILE)]
@@ -633,6 +662,22 @@ fn boolish(value: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_calling_command_line_is_recognised_and_nothing_else() {
+        let calls = |line: &str| plainly_calls_isolated(line.split_whitespace().map(Into::into));
+        assert!(calls("exporter-config jaeger"));
+        assert!(calls("render collector -c floe.yaml"));
+        assert!(calls("check"));
+        assert!(!calls("exporter-config jaeger --in-process"));
+        assert!(!calls("exporter-config --help"));
+        assert!(!calls("list"));
+        assert!(!calls("lock"));
+        assert!(!calls(
+            "--plugin-dir exporter-config exporter-config jaeger"
+        ));
+        assert!(!calls(""));
+    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -116,10 +116,10 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         trust,
     };
     // Every command from here on but `list` loads a plugin: its process
-    // starts now, and sets itself up while this one reads the configuration
-    // and finds the file.
+    // starts now (unless `main` started it already), and sets itself up
+    // while this one reads the configuration and finds the file.
     if isolate && !matches!(cli.command, Command::List { .. }) {
-        isolation.prestart();
+        Isolation::prestart();
     }
     match &cli.command {
         Command::List { output, .. } => {

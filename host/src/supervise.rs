@@ -85,7 +85,7 @@ impl Isolation {
     /// overlap the host's own work of finding and checking the file. Does
     /// nothing when a process is already waiting; if one cannot start,
     /// loading starts one and reports why it could not.
-    pub fn prestart(&self) {
+    pub fn prestart() {
         SPARE.with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.is_none() {
