@@ -34,6 +34,14 @@ const FIRST_READ: u64 = 2 * 1024;
 /// A string is read at least this far at a time.
 const STRING_READ: u64 = 1024;
 
+/// The most the checks may read of one file, and in one piece: far more
+/// than the headers, tables and metadata section of any library take. The
+/// sizes come from the file, so a file that claims a header of a gigabyte
+/// (a sparse file takes no disk for it) is judged unreadable instead of
+/// making the host hold it.
+const MAX_READ: u64 = 4 << 20;
+const MAX_READ_PER_FILE: u64 = 2 * MAX_READ;
+
 /// At most this many runs of the reader for one file; a file that keeps
 /// asking for more is then judged on the bytes read so far, as a file whose
 /// reads fail.
@@ -98,6 +106,11 @@ impl Sparse {
         if start >= end {
             return;
         }
+        let held: u64 = self.spans.iter().map(|span| span.bytes.len() as u64).sum();
+        if held + (end - start) > MAX_READ_PER_FILE {
+            self.exhausted = true;
+            return;
+        }
         let mut bytes = self.spare.pop().unwrap_or_default();
         // Overwritten by the read: only new room is zeroed.
         bytes.resize((end - start) as usize, 0);
@@ -121,6 +134,11 @@ impl Sparse {
     /// Notes `range` as wanted, unless a range is noted already (the run's
     /// answer is thrown away after the first) or nothing more will be read.
     fn want(&self, range: Range<u64>) {
+        // Too large to read: it stays missing, and the reader's answer is
+        // that the file is unreadable there.
+        if range.end - range.start > MAX_READ {
+            return;
+        }
         if !self.exhausted && self.missing.get().is_none() {
             self.missing.set(Some((range.start, range.end)));
         }
@@ -157,7 +175,7 @@ impl<'a> ReadRef<'a> for &'a Sparse {
             return Err(());
         }
         let Some(span) = self.span_at(range.start) else {
-            self.want(range);
+            self.want(range.start..range.end.min(range.start.saturating_add(STRING_READ)));
             return Err(());
         };
         let from = (range.start - span.start) as usize;

@@ -363,3 +363,47 @@ fn boolean_environment_variables_take_1_yes_on_and_0() {
         "{output}"
     );
 }
+
+/// Makes the program header of the dynamic segment of the ELF library
+/// `bytes` claim `size` bytes.
+fn claim_a_dynamic_segment_of(bytes: &mut [u8], size: u64) {
+    let u16_at = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap());
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let (entry_size, count) = (u16_at(0x36) as usize, u16_at(0x38) as usize);
+    const PT_DYNAMIC: u32 = 2;
+    let dynamic = (0..count)
+        .map(|index| phoff + index * entry_size)
+        .find(|&at| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == PT_DYNAMIC)
+        .expect("a library has a dynamic segment");
+    // p_offset, then p_filesz.
+    bytes[dynamic + 8..dynamic + 16].copy_from_slice(&4096u64.to_le_bytes());
+    bytes[dynamic + 32..dynamic + 40].copy_from_slice(&size.to_le_bytes());
+}
+
+/// A plugin file of a gigabyte whose headers claim most of it (a sparse
+/// file: it takes no disk) is refused as corrupt, and the host never holds
+/// more than its usual few megabytes for it.
+#[test]
+fn a_file_claiming_a_gigabyte_of_headers_is_refused_without_reading_them() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    let huge = plugins.join("libfloe_backend_huge.so");
+    let mut bytes = fs::read(bundled_plugin("jaeger")).unwrap();
+    claim_a_dynamic_segment_of(&mut bytes, 900 << 20);
+    fs::write(&huge, &bytes).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let output = floe_in(&plugins)
+        .args(["list", "-o", "json"])
+        .memory_limit(256 << 20)
+        .run_within(DEADLINE);
+    output.assert_success();
+    let list = output.json();
+    assert_eq!(names(&list), BUNDLED, "{list:#}");
+    let problem = the_problem(&list, "corrupt_library", &huge);
+    assert!(problem["error"].as_str().is_some(), "{problem:#}");
+}
