@@ -136,8 +136,9 @@ pub struct FileChecks {
 
 /// Whether the command line `args` (without the program name) plainly asks
 /// for a command that calls plugins in processes of their own: its first
-/// word is such a command, and no word asks for help, the version, or
-/// plugins in process. A hint only, for starting the plugin process before
+/// word is such a command, and no word asks for help, the version, plugins
+/// in process, or logs (a plugin process started before logging is set up
+/// would log nothing). A hint only, for starting the plugin process before
 /// the command line is parsed: a wrong guess costs a process or a moment.
 pub fn plainly_calls_isolated(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     const CALLING: [&str; 6] = [
@@ -154,11 +155,15 @@ pub fn plainly_calls_isolated(args: impl Iterator<Item = std::ffi::OsString>) ->
         .and_then(|first| first.to_str())
         .is_some_and(|first| CALLING.contains(&first));
     first_calls
-        && !args.any(|arg| {
-            matches!(
-                arg.to_str(),
-                Some("--in-process" | "--help" | "-h" | "--version" | "-V")
-            )
+        && !args.any(|arg| match arg.to_str() {
+            Some("--in-process" | "--help" | "-h" | "--version" | "-V" | "--verbose") => true,
+            Some(flag) => {
+                flag.len() > 1
+                    && flag
+                        .strip_prefix('-')
+                        .is_some_and(|v| v.bytes().all(|b| b == b'v'))
+            }
+            None => false,
         })
 }
 
@@ -671,6 +676,8 @@ mod tests {
         assert!(calls("check"));
         assert!(!calls("exporter-config jaeger --in-process"));
         assert!(!calls("exporter-config --help"));
+        assert!(!calls("exporter-config jaeger -vv"));
+        assert!(!calls("exporter-config --verbose jaeger"));
         assert!(!calls("list"));
         assert!(!calls("lock"));
         assert!(!calls(

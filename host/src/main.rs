@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     // The plugin process of a command that calls plugins starts first, so
     // that its fork and set-up overlap all the rest: parsing, reading the
     // configuration, finding and checking the plugin file.
-    if cli::plainly_calls_isolated(std::env::args_os().skip(1)) {
+    if std::env::var_os("RUST_LOG").is_none()
+        && cli::plainly_calls_isolated(std::env::args_os().skip(1))
+    {
         floe_host::Isolation::prestart();
     }
     let cli = Cli::parse();
