@@ -417,17 +417,8 @@ impl TestCommand {
     /// the test run.
     #[track_caller]
     pub fn run_within(&mut self, deadline: Duration) -> TestOutput {
-        use std::os::unix::process::CommandExt as _;
-        use std::process::Stdio;
-
-        let command = self
-            .command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = spawn_retrying(|| command.spawn())
-            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let mut child = self.spawn();
+        let command = &self.command;
         let drain = |mut pipe: Box<dyn Read + Send>| {
             std::thread::spawn(move || {
                 let mut bytes = Vec::new();
