@@ -10,7 +10,9 @@ use std::time::Duration;
 use floe_telemetry_tests::{BUNDLED, Dir, TestCommand, TestOutput, bundled_plugin};
 use serde_json::Value;
 
-use crate::util::{copy_bundled, floe_in, names, plugin, problems, table, the_problem, warnings};
+use crate::util::{
+    copy_bundled, floe_in, mkfifo, names, plugin, problems, table, the_problem, warnings,
+};
 
 /// Far longer than any of these runs takes on a loaded machine; a run that
 /// waits on a named pipe never ends, so any bound tells the two apart.
@@ -19,18 +21,6 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// Enough for every command; a run that reads a device without end fails
 /// against it within a second or two instead of filling the machine.
 const MEMORY_LIMIT: u64 = 2 << 30;
-
-/// Makes a named pipe at `path`.
-fn mkfifo(path: &Path) {
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
-}
 
 /// Replaces `path` with a link to `/dev/zero`: a file that reports a size
 /// of 0 and never ends.

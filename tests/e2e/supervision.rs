@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use floe_telemetry_tests::{Dir, TestCommand, bundled_plugin, fixture_plugin};
 use rustix::process::{Pid, Signal};
 
-use crate::util::{floe_in, names, problems, problems_at};
+use crate::util::{floe_in, mkfifo, names, problems, problems_at};
 
 /// Longer than any run here may take: past it, the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -465,14 +465,7 @@ fn named_pipes_and_devices_among_the_plugins_are_refused_at_once() {
     let dir = Dir::new();
     let plugins = plugins_with(&dir, &[]);
     let fifo = plugins.join("libfifo.so");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .unwrap();
+    mkfifo(&fifo);
     let zero = plugins.join("libzero.so");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     for args in [

@@ -141,3 +141,15 @@ pub fn assert_warning_about(output: &TestOutput, path: &Path) {
         "no warning line names {path}\n{output}"
     );
 }
+
+/// Makes a named pipe at `path`.
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
