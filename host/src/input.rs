@@ -79,7 +79,7 @@ pub(crate) fn file_type_name(file_type: &fs::FileType) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -96,14 +96,7 @@ mod tests {
     fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pipe");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        mkfifo(&path);
         let error = read_regular_file(&path, 10).unwrap_err();
         assert!(error.to_string().contains("a named pipe"), "{error}");
     }
@@ -130,5 +123,17 @@ mod tests {
         fs::write(&path, b"ok\xff").unwrap();
         let error = read_regular_text(&path, 10).unwrap_err();
         assert!(error.to_string().contains("offset 2"), "{error}");
+    }
+
+    /// Makes a named pipe at `path`, for tests of what refuses one.
+    pub(crate) fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
     }
 }

@@ -499,14 +499,7 @@ mod tests {
     fn a_named_pipe_is_not_opened() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("pipe.so");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::input::tests::mkfifo(&path);
         let error = policy(tmp.path())
             .open(&path)
             .map(|p| p.section)
