@@ -39,17 +39,18 @@ pub(crate) fn fork() -> std::io::Result<Forked> {
     }
 }
 
-/// How many threads this process runs, as the kernel counts them.
+/// How many threads this process runs, as the kernel counts them: the link
+/// count of `/proc/self/task` is two plus one per thread. One `statx`,
+/// where reading `/proc/self/status` makes the kernel format some fifty
+/// lines; it runs before every fork.
 pub(crate) fn thread_count() -> std::io::Result<usize> {
-    use std::io::Read;
-    // Read whole at once: the kernel makes the text anew for each read.
-    let mut status = String::with_capacity(4096);
-    std::fs::File::open("/proc/self/status")?.read_to_string(&mut status)?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))
-        .and_then(|count| count.trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other("no thread count in /proc/self/status"))
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    let task = statx(CWD, "/proc/self/task", AtFlags::empty(), StatxFlags::NLINK)?;
+    usize::try_from(task.stx_nlink)
+        .ok()
+        .and_then(|links| links.checked_sub(2))
+        .filter(|&threads| threads > 0)
+        .ok_or_else(|| std::io::Error::other("/proc/self/task has an unexpected link count"))
 }
 
 /// Ends this process at once: no destructors and no `atexit` handlers, which
@@ -317,4 +318,25 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: std::time::Duration) -> st
 /// Whether [`poll`] found the entry ready (or its other end closed).
 pub(crate) fn poll_ready(fd: &libc::pollfd) -> bool {
     fd.revents & (libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    /// The link count agrees with the entries of `/proc/self/task`. Other
+    /// tests start and end threads meanwhile, so the two are read until they
+    /// are read between two such changes.
+    #[test]
+    fn thread_count_is_the_number_of_tasks() {
+        let (stop, parked) = std::sync::mpsc::channel::<()>();
+        let extra = std::thread::spawn(move || parked.recv());
+        let agreed = (0..1000).find_map(|_| {
+            let counted = super::thread_count().unwrap();
+            let listed = std::fs::read_dir("/proc/self/task").unwrap().count();
+            (counted == listed).then_some(counted)
+        });
+        drop(stop);
+        extra.join().unwrap().unwrap_err();
+        // This thread and the parked one, at least.
+        assert!(agreed.is_some_and(|threads| threads >= 2), "{agreed:?}");
+    }
 }
