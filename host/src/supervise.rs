@@ -8,8 +8,8 @@
 //! - each runs in a process group of its own, and can neither leave it nor
 //!   let anything it starts leave it (see [`os::forbid_leaving_the_process_group`]),
 //!   so stopping the group stops everything the plugin started;
-//! - it dies with the host (a parent-death signal), and a small guard
-//!   process in its group stops the whole group when it dies;
+//! - it dies with the host: a parent-death signal makes it stop its whole
+//!   group, and the host stops the group itself when it is done with it;
 //! - its standard output and error go to a pipe the host reads, keeps a
 //!   bounded amount of, and shows with `-v`; never to the host's own;
 //! - every read and write is bounded in size and in time: a process that
