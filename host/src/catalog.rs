@@ -338,7 +338,8 @@ impl Catalog {
                 && let Ok(plugin) = self.get(name)
             {
                 let prefix = format!("(defaults of {name})");
-                defaults_violations.extend(plugin.default_settings_violations(&prefix)?);
+                defaults_violations
+                    .extend(plugin.violations_before_call(&JsonObject::new(), &prefix)?);
             }
         }
         self.validate_with(config, defaults_violations)?;
@@ -358,7 +359,7 @@ impl Catalog {
     fn entry_violations(&self, entry: &BackendEntry) -> Result<Vec<Violation>, Error> {
         match self.get(&entry.backend) {
             Ok(plugin) => {
-                plugin.settings_violations(&entry.settings, &format!("{}.config", entry.path))
+                plugin.violations_before_call(&entry.settings, &format!("{}.config", entry.path))
             }
             Err(error) => Ok(vec![Violation::new(
                 format!("{}.backend", entry.path),

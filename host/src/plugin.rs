@@ -15,7 +15,7 @@ use crate::select::ToLoad;
 use crate::signature::Trust;
 use crate::supervise::{Isolation, Worker};
 use crate::verify::{FilePolicy, OpenPlugin};
-use crate::{Call, Error, empty_settings, settings};
+use crate::{Call, Error, plain_settings, settings};
 
 /// How plugins are loaded.
 #[derive(Debug, Clone, Default)]
@@ -119,48 +119,49 @@ impl Plugin {
     }
 
     /// What is wrong with `settings` for this backend, each at its path
-    /// below `prefix` (e.g. `backends[1].config`).
+    /// below `prefix` (e.g. `backends[1].config`). Always builds the
+    /// validator, so a malformed schema is reported too: what `check` uses.
     pub fn settings_violations(
         &self,
         settings: &JsonObject,
         prefix: &str,
     ) -> Result<Vec<Violation>, Error> {
-        self.schema_violations(settings, prefix)
-            .map_err(|error| Error::InPlugin {
-                path: self.info.path.clone(),
-                error: Box::new(error),
-            })
+        self.violations(settings, prefix, false)
     }
 
-    /// [`Plugin::settings_violations`] of `{}`, the settings of a backend
-    /// the configuration does not list: when the schema plainly accepts an
-    /// empty object, no validator is built (see `empty_settings`).
-    pub(crate) fn default_settings_violations(
+    /// [`Plugin::settings_violations`] before a call: settings the schema
+    /// plainly accepts pass without a validator being built (see
+    /// `plain_settings`), which costs more than the rest of a command.
+    pub(crate) fn violations_before_call(
         &self,
+        settings: &JsonObject,
         prefix: &str,
+    ) -> Result<Vec<Violation>, Error> {
+        self.violations(settings, prefix, true)
+    }
+
+    fn violations(
+        &self,
+        settings: &JsonObject,
+        prefix: &str,
+        plain_ones_pass: bool,
     ) -> Result<Vec<Violation>, Error> {
         let in_plugin = |error| Error::InPlugin {
             path: self.info.path.clone(),
             error: Box::new(error),
         };
-        // One call for the schema, whichever way `{}` is then judged.
         let schema = self.settings_schema().map_err(in_plugin)?;
-        if let Some(schema) = &schema {
+        if plain_ones_pass && let Some(schema) = &schema {
             let schema = serde_json::Value::Object(schema.clone());
-            if empty_settings::accepts_empty_object(&schema) == Some(true) {
+            let settings = serde_json::Value::Object(settings.clone());
+            if plain_settings::judge(&schema, &settings) == Some(true) {
+                tracing::debug!(backend = %self.name(), "settings plainly valid, no validator built");
                 return Ok(Vec::new());
             }
         }
-        self.violations_against(schema, &JsonObject::new(), prefix)
+        tracing::debug!(backend = %self.name(), "building the settings validator");
+        self.violations_against(schema, settings, prefix)
             .map_err(in_plugin)
-    }
-
-    fn schema_violations(
-        &self,
-        settings: &JsonObject,
-        prefix: &str,
-    ) -> Result<Vec<Violation>, Error> {
-        self.violations_against(self.settings_schema()?, settings, prefix)
     }
 
     /// What is wrong with `settings` for `schema`, this plugin's.

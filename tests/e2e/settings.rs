@@ -619,3 +619,55 @@ fn without_a_name_the_one_selected_backend_is_printed() {
         "{output}"
     );
 }
+
+/// Building a JSON Schema validator costs milliseconds a run, so settings a
+/// bundled backend's schema plainly accepts (typical ones, and none) pass
+/// without one; a mistake still gets the validator's exact report.
+#[test]
+fn typical_settings_are_validated_without_building_a_validator() {
+    let typical = [
+        (
+            "jaeger",
+            json!({"endpoint": "jaeger-collector.observability:4317", "protocol": "grpc",
+                   "tls": {"insecure": false, "ca_file": "/etc/otelcol/ca.pem"}, "chart": "v2"}),
+        ),
+        (
+            "datadog",
+            json!({"site": "datadoghq.eu", "api_key_env": "DD_API_KEY"}),
+        ),
+        (
+            "grafana-cloud",
+            json!({"zone": "prod-eu-west-2", "auth": "header"}),
+        ),
+        ("console", json!({})),
+    ];
+    for (name, settings) in typical {
+        for settings in [settings, json!({})] {
+            let yaml = json!({"backends": [{"backend": name, "config": settings}]}).to_string();
+            let (output, _) = with_config(&yaml, &["-vv", "exporter-config", name]);
+            output.assert_success();
+            let log = &output.stderr;
+            assert!(
+                log.contains("settings plainly valid, no validator built"),
+                "{name} {settings}: {log}"
+            );
+            assert!(
+                !log.contains("building the settings validator"),
+                "{name} {settings}: {log}"
+            );
+        }
+    }
+    let misspelt = json!({"backends": [{"backend": "jaeger", "config": {"endpiont": "x:1"}}]});
+    let (output, file) = with_config(&misspelt.to_string(), &["-vv", "exporter-config", "jaeger"]);
+    output.assert_code(2);
+    assert!(
+        output.stderr.contains("building the settings validator"),
+        "{output}"
+    );
+    assert!(
+        output.stderr.contains(&format!(
+            "error: {file}: backends[0].config.endpiont: unknown setting"
+        )),
+        "{output}"
+    );
+}
