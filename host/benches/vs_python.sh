@@ -11,6 +11,8 @@
 #      jaeger, see relabel_plugins.py), and with 1000 plain copies (all
 #      duplicates of jaeger), against the bundled plugins alone; then the
 #      distinct files in a directory searched first, so all are read;
+#   1b. the same command reading a configuration file that sets jaeger's
+#      endpoint, protocol and chart, against none;
 #   4. what isolation costs: isolated against --in-process, for
 #      exporter-config and for check (which loads every plugin).
 # It ends with the machine and a Markdown table for docs/performance.md.
@@ -79,10 +81,19 @@ trap 'exit 130' INT TERM
 # --- build ------------------------------------------------------------------
 say "build (cargo build --release)"
 cargo build --release --quiet
-release=$repo/target/release
-bin=$release/floe-telemetry
+# Measured installed, as a package lays it out (the binary in bin/, the
+# bundled plugins in lib/floe-telemetry/plugins/), copied with install(1):
+# the file the linker writes starts about 0.2 ms slower than a copy of it
+# (how its pages sit in the page cache), which users never run.
+target=$repo/target/release
+[ -x "$target/floe-telemetry" ] || die "no $target/floe-telemetry after the build"
+prefix=$work/prefix
+release=$prefix/lib/floe-telemetry/plugins
+install -D -m 0755 "$target/floe-telemetry" "$prefix/bin/floe-telemetry"
+mkdir -p "$release"
+install -m 0755 "$target"/libfloe_backend_*.so "$release/"
+bin=$prefix/bin/floe-telemetry
 jaeger_so=$release/libfloe_backend_jaeger.so
-[ -x "$bin" ] || die "no $bin after the build"
 [ -f "$jaeger_so" ] || die "no $jaeger_so after the build"
 
 # --- the Python host ----------------------------------------------------------
@@ -198,6 +209,26 @@ hf vs_python "$PYTHON_RUNS" \
 vs_python=$(pair "$work/vs_python.json" python ours)
 echo "Python host vs floe-telemetry: $vs_python"
 
+# --- 1b. with a configuration file ----------------------------------------------
+# A deployment gives its backend settings in a file; they are validated
+# against the backend's schema before the call.
+say "1b. exporter-config jaeger with a configuration file ($RUNS runs each)"
+cat >"$work/telemetry.yaml" <<'YAML'
+backends:
+  - backend: jaeger
+    config:
+      endpoint: jaeger-collector.observability:4317
+      protocol: grpc
+      chart: v2
+YAML
+"$bin" -c "$work/telemetry.yaml" exporter-config jaeger | grep -q "jaeger-collector.observability:4317" ||
+    die "exporter-config jaeger did not take the endpoint from $work/telemetry.yaml"
+hf configured "$RUNS" \
+    -n defaults "$(cmd "$bin" exporter-config jaeger)" \
+    -n configured "$(cmd "$bin" -c "$work/telemetry.yaml" exporter-config jaeger)"
+configured="$(pair "$work/configured.json" configured defaults); difference: wall $(minus_ms "$(median "$work/configured.json" configured)" "$(median "$work/configured.json" defaults)") ms"
+echo "with a configuration file vs without: $configured"
+
 # --- 2. peak memory ------------------------------------------------------------
 say "2. peak memory of exporter-config jaeger (max RSS of $RSS_RUNS runs)"
 # GNU time reports the largest RSS of the process and of the children it
@@ -308,6 +339,7 @@ Wall: median; CPU: mean user + system time of the process and its children.
 | what | runs | result |
 |---|---|---|
 | Python host (floe-core $FLOE_CORE_VERSION) vs \`exporter-config jaeger\` (isolated) | $PYTHON_RUNS | $vs_python |
+| \`exporter-config jaeger\` with a configuration file setting three of jaeger's settings vs without | $RUNS | $configured |
 | peak RSS, \`exporter-config jaeger\`, isolated / \`--in-process\` (max of runs) | $RSS_RUNS | $rss_isolated MiB / $rss_in_process MiB |
 | \`exporter-config jaeger\` with $EXTRA_PLUGINS more files (distinct names) vs bundled only | $SCALE_RUNS | $scale_distinct |
 | the same with $EXTRA_PLUGINS plain copies of jaeger (duplicates) | $SCALE_RUNS | $scale_copies |
