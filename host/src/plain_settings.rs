@@ -16,7 +16,7 @@
 //! the validator, which reports it.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
 use serde_json::{Map, Number, Value};
@@ -24,6 +24,10 @@ use serde_json::{Map, Number, Value};
 /// The dialect this judges: a schema declaring another is left to the
 /// validator.
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The longest array checked for `uniqueItems` here, item against item;
+/// a longer one is left to the validator, which hashes them.
+const MAX_UNIQUE_ITEMS: usize = 64;
 
 /// `Some(true)` if `schema` certainly accepts `instance`, `Some(false)` if
 /// it certainly refuses it, `None` if this cannot tell.
@@ -79,7 +83,7 @@ fn well_formed(schema: &Value, root: bool) -> bool {
                     && names
                         .iter()
                         .all(|name| name.as_str().is_some_and(is_type_name))
-                    && all_distinct(names)
+                    && distinct_strings(names)
             }
             _ => false,
         },
@@ -118,14 +122,16 @@ fn is_type_name(name: &str) -> bool {
 fn is_name_set(value: &Value) -> bool {
     value
         .as_array()
-        .is_some_and(|names| names.iter().all(Value::is_string) && all_distinct(names))
+        .is_some_and(|names| distinct_strings(names))
 }
 
-fn all_distinct(values: &[Value]) -> bool {
+/// Whether `values` are all strings, none twice. In one pass: the schema is
+/// the plugin's, and its lists may be as long as a message allows.
+fn distinct_strings(values: &[Value]) -> bool {
+    let mut seen = HashSet::with_capacity(values.len());
     values
         .iter()
-        .enumerate()
-        .all(|(i, a)| values[..i].iter().all(|b| a != b))
+        .all(|value| value.as_str().is_some_and(|name| seen.insert(name)))
 }
 
 /// Evaluates a well-formed `schema` against `instance`.
@@ -161,21 +167,18 @@ fn keyword(
         ("enum", _) => any_equal(value.as_array()?, instance),
         ("const", _) => equal(value, instance),
         ("allOf", _) => all(value.as_array()?, |s| accepts(s, instance, patterns)),
-        ("anyOf", _) => {
+        ("anyOf" | "oneOf", _) => {
             let results: Option<Vec<bool>> = value
                 .as_array()?
                 .iter()
                 .map(|s| accepts(s, instance, patterns))
                 .collect();
-            Some(results?.contains(&true))
-        }
-        ("oneOf", _) => {
-            let results: Option<Vec<bool>> = value
-                .as_array()?
-                .iter()
-                .map(|s| accepts(s, instance, patterns))
-                .collect();
-            Some(results?.iter().filter(|accepted| **accepted).count() == 1)
+            let accepted = results?.iter().filter(|accepted| **accepted).count();
+            Some(if name == "anyOf" {
+                accepted > 0
+            } else {
+                accepted == 1
+            })
         }
         ("not", _) => accepts(value, instance, patterns).map(|accepted| !accepted),
         ("if", _) => {
@@ -207,6 +210,9 @@ fn keyword(
         ("minItems", Value::Array(items)) => Some(items.len() as u64 >= value.as_u64()?),
         ("maxItems", Value::Array(items)) => Some(items.len() as u64 <= value.as_u64()?),
         ("uniqueItems", Value::Array(items)) if value == &Value::Bool(true) => {
+            if items.len() > MAX_UNIQUE_ITEMS {
+                return None;
+            }
             for (i, item) in items.iter().enumerate() {
                 if any_equal(&items[..i], item)? {
                     return Some(false);

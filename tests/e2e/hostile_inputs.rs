@@ -1,7 +1,8 @@
 //! Files an attacker may place or point the host at: signatures, keys, lock
 //! and configuration files that are named pipes or devices, file names that
-//! carry control characters into the terminal, and the boolean environment
-//! variables the documentation spells `=1`.
+//! carry control characters into the terminal, a settings schema built to
+//! be slow to check, and the boolean environment variables the documentation
+//! spells `=1`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -396,4 +397,22 @@ fn a_file_claiming_a_gigabyte_of_headers_is_refused_without_reading_them() {
     assert_eq!(names(&list), BUNDLED, "{list:#}");
     let problem = the_problem(&list, "corrupt_library", &huge);
     assert!(problem["error"].as_str().is_some(), "{problem:#}");
+}
+
+/// A plugin's settings schema is its own text: one listing 300 000 names in
+/// a `required` must not make the host compare them pair by pair (which
+/// never ends) before it calls the plugin.
+#[test]
+fn a_schema_with_a_huge_required_list_is_judged_in_time() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    dir.copy(
+        floe_telemetry_tests::fixture_plugin("huge-schema"),
+        plugins.join("libfloe_fixture_huge_schema.so"),
+    );
+    let output = floe_in(&plugins)
+        .args(["exporter-config", "huge-schema"])
+        .run_within(DEADLINE);
+    output.assert_success();
+    assert!(output.stdout.contains("huge.invalid:4317"), "{output}");
 }

@@ -87,6 +87,9 @@ fn what_it_leaves_to_the_validator() {
         assert_eq!(judge(&schema, &json!({"a": "x"})), None, "{schema}");
         assert_eq!(judge(&schema, &json!({"b": "x"})), Some(true), "{schema}");
     }
+    // A long array against `uniqueItems`, which the validator hashes.
+    let long: Vec<u32> = (0..=MAX_UNIQUE_ITEMS as u32).collect();
+    assert_eq!(judge(&json!({"uniqueItems": true}), &json!(long)), None);
     // Line ends, which the two regex dialects treat differently.
     assert_eq!(judge(&json!({"pattern": "^a.$"}), &json!("a\r")), None);
     // Integers beyond a float's precision, compared with a float.
