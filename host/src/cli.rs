@@ -135,9 +135,10 @@ pub struct FileChecks {
 }
 
 /// Whether the command line `args` (without the program name) plainly asks
-/// for a command that calls plugins in processes of their own: its first
-/// word is such a command, and no word asks for help, the version, plugins
-/// in process, or logs (a plugin process started before logging is set up
+/// for a command that calls plugins in processes of their own: a word names
+/// such a command (after options such as `-c FILE`, or as the value of one:
+/// this is a guess), and no word asks for help, the version, plugins in
+/// process, or logs (a plugin process started before logging is set up
 /// would log nothing). A hint only, for starting the plugin process before
 /// the command line is parsed: a wrong guess costs a process or a moment.
 pub fn plainly_calls_isolated(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
@@ -149,22 +150,26 @@ pub fn plainly_calls_isolated(args: impl Iterator<Item = std::ffi::OsString>) ->
         "schema",
         "check-connection",
     ];
-    let mut args = args.peekable();
-    let first_calls = args
-        .peek()
-        .and_then(|first| first.to_str())
-        .is_some_and(|first| CALLING.contains(&first));
-    first_calls
-        && !args.any(|arg| match arg.to_str() {
-            Some("--in-process" | "--help" | "-h" | "--version" | "-V" | "--verbose") => true,
-            Some(flag) => {
-                flag.len() > 1
+    let mut calls = false;
+    for arg in args {
+        match arg.to_str() {
+            Some("--in-process" | "--help" | "-h" | "help" | "--version" | "-V" | "--verbose") => {
+                return false;
+            }
+            // -v, -vv, ...
+            Some(flag)
+                if flag.len() > 1
                     && flag
                         .strip_prefix('-')
-                        .is_some_and(|v| v.bytes().all(|b| b == b'v'))
+                        .is_some_and(|v| v.bytes().all(|b| b == b'v')) =>
+            {
+                return false;
             }
-            None => false,
-        })
+            Some(word) => calls |= CALLING.contains(&word),
+            None => {}
+        }
+    }
+    calls
 }
 
 /// Where plugins run when they are called.
@@ -674,15 +679,19 @@ mod tests {
         assert!(calls("exporter-config jaeger"));
         assert!(calls("render collector -c floe.yaml"));
         assert!(calls("check"));
+        assert!(calls("-c floe.yaml render collector"));
+        assert!(calls(
+            "--plugin-dir /opt/plugins --timeout 5s exporter-config jaeger"
+        ));
         assert!(!calls("exporter-config jaeger --in-process"));
         assert!(!calls("exporter-config --help"));
         assert!(!calls("exporter-config jaeger -vv"));
         assert!(!calls("exporter-config --verbose jaeger"));
+        assert!(!calls("-v exporter-config jaeger"));
+        assert!(!calls("help render"));
         assert!(!calls("list"));
         assert!(!calls("lock"));
-        assert!(!calls(
-            "--plugin-dir exporter-config exporter-config jaeger"
-        ));
+        assert!(!calls("-c floe.yaml list"));
         assert!(!calls(""));
     }
 
