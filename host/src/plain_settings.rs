@@ -7,7 +7,7 @@
 //! plugin validates its settings first. Backend schemas use a small set of
 //! keywords (types, properties, enums, patterns, conditions), each simple to
 //! evaluate exactly. So a schema made only of those, each well formed, is
-//! judged here; anything else (`$ref`, `format`, unknown keywords, a value
+//! judged here; anything else (`$ref`, unknown keywords, a value
 //! the meta-schema would refuse) makes the answer "don't know", and the
 //! caller builds the validator. Only "valid" is taken from here: settings
 //! that fail are validated again by the real validator, which says exactly
@@ -72,7 +72,9 @@ fn well_formed(schema: &Value, root: bool) -> bool {
     };
     keywords.iter().all(|(name, value)| match name.as_str() {
         "$schema" => root && value.is_string(),
-        "title" | "description" | "$comment" => value.is_string(),
+        // `format` asserts nothing in draft 2020-12 unless a dialect says
+        // so, and the only dialect judged here does not.
+        "title" | "description" | "$comment" | "format" => value.is_string(),
         "default" | "const" => true,
         "examples" | "enum" => value.is_array(),
         "deprecated" | "readOnly" | "writeOnly" | "uniqueItems" => value.is_boolean(),
@@ -98,7 +100,9 @@ fn well_formed(schema: &Value, root: bool) -> bool {
         "dependentRequired" => value
             .as_object()
             .is_some_and(|names| names.values().all(is_name_set)),
-        "properties" => value
+        // Definitions matter only through `$ref`, which is left to the
+        // validator; they must still be schemas.
+        "properties" | "$defs" => value
             .as_object()
             .is_some_and(|properties| properties.values().all(|schema| well_formed(schema, false))),
         "additionalProperties" | "items" | "not" | "if" | "then" | "else" => {

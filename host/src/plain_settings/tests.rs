@@ -62,8 +62,8 @@ fn what_it_leaves_to_the_validator() {
     for schema in [
         json!({"$ref": "#/$defs/x"}),
         json!({"x-vendor": 1}),
-        json!({"format": "email"}),
         json!({"properties": {"a": {"$ref": "#"}}}),
+        json!({"$defs": {"a": {"type": 5}}}),
         json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
         json!({"properties": {"a": {"$schema": DRAFT_2020_12}}}),
         // Values the meta-schema refuses.
@@ -131,6 +131,7 @@ fn schema() -> impl Strategy<Value = Value> {
         Just(json!({"title": "t", "description": "d", "default": 3, "examples": [1]})),
         Just(json!({"type": "strnig"})),
         Just(json!({"format": "email"})),
+        Just(json!({"format": "x-unknown", "$defs": {"d": {"minLength": 2}}})),
     ];
     leaf.prop_recursive(3, 24, 3, |inner| {
         prop_oneof![
