@@ -21,6 +21,8 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
+use crate::settings::MAX_PATTERN;
+
 /// The dialect this judges: a schema declaring another is left to the
 /// validator.
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
@@ -94,8 +96,9 @@ fn well_formed(schema: &Value, root: bool) -> bool {
         }
         "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => value.is_number(),
         // Compiled only when a value is matched against it: compiling every
-        // pattern of a schema would cost what this module saves.
-        "pattern" => value.is_string(),
+        // pattern of a schema would cost what this module saves. One too
+        // long to translate goes to the validator, which refuses it.
+        "pattern" => value.as_str().is_some_and(|p| p.len() <= MAX_PATTERN),
         "required" => is_name_set(value),
         "dependentRequired" => value
             .as_object()

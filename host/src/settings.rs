@@ -20,6 +20,9 @@ pub(crate) fn violations(
     name: &str,
 ) -> Result<Vec<Violation>, Error> {
     let schema = Value::Object(schema.clone());
+    if let Some(reason) = overlong_pattern(&schema) {
+        return Err(Error::InvalidSchema { reason });
+    }
     // Patterns come from the plugin: the `regex` engine matches in linear
     // time, so no pattern can make validation hang, where the default
     // backtracking engine could. A pattern it cannot take (look-around) is
@@ -106,6 +109,39 @@ pub(crate) fn violations(
     Ok(found)
 }
 
+/// The longest pattern (in bytes) a schema may hold. Real ones are a few
+/// hundred bytes; translating a pattern to the `regex` crate's syntax takes
+/// time that grows with the square of some patterns' length (a few MiB of
+/// `\cA` would take days), and this happens in the host, with no time limit.
+pub(crate) const MAX_PATTERN: usize = 4096;
+
+/// Why `schema` holds a pattern too long to translate, if it does: a
+/// `pattern` value or a `patternProperties` key anywhere in it.
+fn overlong_pattern(schema: &Value) -> Option<String> {
+    let too_long = |where_: &str, pattern: &str| {
+        (pattern.len() > MAX_PATTERN).then(|| {
+            format!(
+                "a {where_} of {} bytes, over the {MAX_PATTERN} this host translates",
+                pattern.len()
+            )
+        })
+    };
+    match schema {
+        Value::Object(keywords) => keywords.iter().find_map(|(name, value)| {
+            let here = match (name.as_str(), value) {
+                ("pattern", Value::String(pattern)) => too_long("pattern", pattern),
+                ("patternProperties", Value::Object(patterns)) => patterns
+                    .keys()
+                    .find_map(|pattern| too_long("patternProperties key", pattern)),
+                _ => None,
+            };
+            here.or_else(|| overlong_pattern(value))
+        }),
+        Value::Array(items) => items.iter().find_map(overlong_pattern),
+        _ => None,
+    }
+}
+
 /// The unescaped segments of a JSON pointer (`/a/0/b~1c` → `a`, `0`, `b/c`).
 fn pointer_segments(pointer: &str) -> Vec<String> {
     pointer
@@ -173,6 +209,20 @@ fn list(keys: &[String]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_overlong_pattern_anywhere_is_refused_before_translation() {
+        let long = "a".repeat(MAX_PATTERN + 1);
+        let fits = "a".repeat(MAX_PATTERN);
+        assert_eq!(overlong_pattern(&json!({"pattern": fits})), None);
+        for schema in [
+            json!({"properties": {"x": {"pattern": long}}}),
+            json!({"allOf": [{"patternProperties": {long.clone(): true}}]}),
+        ] {
+            let error = violations(&object(schema), &JsonObject::new(), "p", "b").unwrap_err();
+            assert!(error.to_string().contains("over the 4096"), "{error}");
+        }
+    }
 
     fn object(value: Value) -> JsonObject {
         match value {

@@ -416,3 +416,40 @@ fn a_schema_with_a_huge_required_list_is_judged_in_time() {
     output.assert_success();
     assert!(output.stdout.contains("huge.invalid:4317"), "{output}");
 }
+
+/// A plugin's settings schema with a pattern built to be slow to translate
+/// (50 000 `\cA`): `check` reports the schema as invalid, promptly, and
+/// still checks the healthy plugins; a command given that setting refuses
+/// it the same way instead of translating for minutes.
+#[test]
+fn a_schema_with_a_pattern_slow_to_translate_is_refused_in_time() {
+    let dir = Dir::new();
+    let plugins = copy_bundled(&dir, "plugins");
+    let slow = plugins.join("libfloe_fixture_slow_pattern.so");
+    dir.copy(floe_telemetry_tests::fixture_plugin("slow-pattern"), &slow);
+    let output = floe_in(&plugins)
+        .args(["check", "-o", "json"])
+        .run_within(DEADLINE);
+    output.assert_code(1);
+    let report = output.json();
+    let problem = the_problem(&report, "invalid_schema", &slow);
+    let error = problem["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("a pattern of 150000 bytes, over the 4096"),
+        "{problem:#}"
+    );
+    assert_eq!(problems(&report).len(), 1, "{report:#}");
+
+    let config = dir.write(
+        "floe.yaml",
+        "backends:\n  - backend: slow-pattern\n    config:\n      name: x\n",
+    );
+    let output = floe_in(&plugins)
+        .arg("-c")
+        .arg(&config)
+        .args(["exporter-config", "slow-pattern"])
+        .run_within(DEADLINE);
+    assert_ne!(output.code(), 0, "{output}");
+    assert!(output.stderr.contains("over the 4096"), "{output}");
+    assert!(!output.stdout.contains("slow.invalid"), "{output}");
+}
