@@ -202,8 +202,8 @@ fn keyword(
         ("minLength", Value::String(text)) => Some(chars(text) >= value.as_u64()?),
         ("maxLength", Value::String(text)) => Some(chars(text) <= value.as_u64()?),
         ("pattern", Value::String(text)) => {
-            // ECMA-262's `.` and `$` treat these as line ends, the `regex`
-            // crate's treat only `\n`: leave such text to the validator.
+            // ECMA-262's `.` matches none of these, the `regex` crate's
+            // matches all but `\n`: leave such text to the validator.
             if text.contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
                 return None;
             }

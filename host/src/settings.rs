@@ -118,10 +118,10 @@ pub(crate) const MAX_PATTERN: usize = 4096;
 /// Why `schema` holds a pattern too long to translate, if it does: a
 /// `pattern` value or a `patternProperties` key anywhere in it.
 fn overlong_pattern(schema: &Value) -> Option<String> {
-    let too_long = |where_: &str, pattern: &str| {
+    let too_long = |what: &str, pattern: &str| {
         (pattern.len() > MAX_PATTERN).then(|| {
             format!(
-                "a {where_} of {} bytes, over the {MAX_PATTERN} this host translates",
+                "a {what} of {} bytes, over the {MAX_PATTERN} this host translates",
                 pattern.len()
             )
         })
