@@ -23,7 +23,8 @@
 //! it the verified descriptor of the plugin file over a socket. So a command
 //! that will load a plugin can start its process early ([`Isolation::prestart`]),
 //! and the fork and the fencing in happen while the host is still finding
-//! and checking the file. Right after loading, a plugin process sends the
+//! and checking the file, on another CPU where there is one ([`beside`]).
+//! Right after loading, a plugin process sends the
 //! settings schema unasked: the host needs it before any call, and it then
 //! costs no round trip of its own.
 
@@ -38,6 +39,10 @@ use rustix::io::Errno;
 use rustix::pipe::PipeFlags;
 use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{Deserialize, Serialize};
+
+mod beside;
+
+use beside::Placement;
 
 use crate::call::InProcessPlugin;
 use crate::info::Reported;
@@ -89,7 +94,7 @@ impl Isolation {
         SPARE.with(|spare| {
             let mut spare = spare.borrow_mut();
             if spare.is_none() {
-                *spare = Worker::spawn().ok();
+                *spare = Worker::spawn(Placement::plan()).ok();
             }
         });
     }
@@ -140,6 +145,8 @@ pub(crate) struct Worker {
     answer_due: Option<Call>,
     /// That answer, once read ahead of the call that wants it.
     early_answer: Option<(Call, Message)>,
+    /// Where the process runs, when it was moved off the host's CPU.
+    placement: Option<Box<Placement>>,
 }
 
 /// Why an exchange with a plugin process ended without an answer.
@@ -162,7 +169,7 @@ impl Worker {
             Some(spare) if spare.give_plugin(file).is_ok() => spare,
             // None started ahead, or it died waiting (stopped as it drops).
             _ => {
-                let worker = Worker::spawn()?;
+                let worker = Worker::spawn(None)?;
                 worker
                     .give_plugin(file)
                     .map_err(|error| Error::WorkerSpawn {
@@ -177,8 +184,8 @@ impl Worker {
     }
 
     /// Forks a plugin process, which fences itself in and then waits for
-    /// its plugin file.
-    fn spawn() -> Result<Worker, Error> {
+    /// its plugin file; on the CPUs of `placement`, if any (see [`beside`]).
+    fn spawn(placement: Option<Placement>) -> Result<Worker, Error> {
         let spawn_error = |error: std::io::Error| Error::WorkerSpawn {
             reason: error.to_string(),
         };
@@ -215,9 +222,12 @@ impl Worker {
                     os::raw(&output_write),
                     os::raw(&replies_write),
                 ];
-                plugin_process(host, &fds)
+                plugin_process(host, &fds, placement)
             }
             Forked::Parent(pid) => {
+                let placement = placement
+                    .filter(|placement| placement.apply(pid))
+                    .map(Box::new);
                 os::remember_group(pid);
                 for fd in [&requests, &replies, &output] {
                     set_nonblocking(fd).map_err(spawn_error)?;
@@ -236,6 +246,7 @@ impl Worker {
                     running: true,
                     answer_due: None,
                     early_answer: None,
+                    placement,
                 })
             }
         }
@@ -546,6 +557,11 @@ impl<'w> Exchange<'w> {
 /// Runs `exchanges` side by side until each has its answer or `deadline`
 /// passes; those unfinished then have none.
 fn drive(exchanges: &mut [Exchange<'_>], deadline: Instant) {
+    // Polling pays only while one process runs beside the host.
+    let placement = match exchanges {
+        [only] => only.worker.placement.as_deref().cloned(),
+        _ => None,
+    };
     loop {
         let mut fds = Vec::new();
         let mut owners = Vec::new();
@@ -572,7 +588,7 @@ fn drive(exchanges: &mut [Exchange<'_>], deadline: Instant) {
         if left.is_zero() {
             return;
         }
-        if os::poll(&mut fds, left).is_err() {
+        if beside::host_wait(&mut fds, left, placement.as_ref()).is_err() {
             continue;
         }
         for (fd, (index, stream)) in fds.iter().zip(owners) {
@@ -629,7 +645,7 @@ fn describe_exit(status: rustix::process::WaitStatus) -> String {
 
 /// The plugin process, from the fork on; never returns. `fds` are, in
 /// order: requests, output (twice: standard output and error), and replies.
-fn plugin_process(host: Pid, fds: &[i32]) -> ! {
+fn plugin_process(host: Pid, fds: &[i32], placement: Option<Placement>) -> ! {
     // In a group of its own, which ends with the host: when the host dies,
     // SIGTERM reaches this process, whose handler stops the whole group,
     // everything the plugin started included. Refuse to start at all if the
@@ -645,7 +661,11 @@ fn plugin_process(host: Pid, fds: &[i32]) -> ! {
     if os::forbid_leaving_the_process_group().is_err() {
         os::exit_now(1);
     }
-    os::exit_now(match serve() {
+    let beside = placement.is_some_and(|placement| placement.apply_here());
+    if beside {
+        os::copy_shared_pages();
+    }
+    os::exit_now(match serve(beside) {
         Ok(()) => 0,
         Err(_) => 1,
     })
@@ -654,11 +674,14 @@ fn plugin_process(host: Pid, fds: &[i32]) -> ! {
 /// Waits for the plugin file, loads the plugin from its descriptor, reports
 /// (with the settings schema after, unasked), then answers requests until
 /// the host closes them.
-fn serve() -> std::io::Result<()> {
+fn serve(beside: bool) -> std::io::Result<()> {
     use std::io::{BufRead, BufReader};
 
     let replies = os::take_fd(REPLIES_FD);
     let requests = os::take_fd(REQUESTS_FD);
+    if beside {
+        beside::await_readable(requests.as_fd());
+    }
     let Some(plugin_file) = receive_plugin(&requests)? else {
         // Started ahead of need and never needed.
         return Ok(());
@@ -688,7 +711,13 @@ fn serve() -> std::io::Result<()> {
             plugin.call_with(Call::GetSettingsSchema, &JsonObject::new()),
         ))?;
     }
-    for line in BufReader::new(File::from(requests)).lines() {
+    let requests = File::from(requests);
+    let requests: Box<dyn std::io::Read> = if beside {
+        Box::new(beside::PollingReader(requests))
+    } else {
+        Box::new(requests)
+    };
+    for line in BufReader::new(requests).lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
         send(&reply(plugin.call_with(request.call, &request.settings)))?;
     }

@@ -6,6 +6,7 @@
 
 mod api_versions;
 mod authoring;
+mod beside;
 mod broken;
 mod calls;
 mod collector;

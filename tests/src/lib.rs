@@ -393,6 +393,21 @@ impl TestCommand {
         spawn_retrying(|| command.spawn()).unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
     }
 
+    /// Runs the binary on CPU `cpu` alone, as `taskset -c CPU` would.
+    pub fn on_cpu(&mut self, cpu: usize) -> &mut Self {
+        use rustix::thread::{CpuSet, sched_setaffinity};
+        use std::os::unix::process::CommandExt as _;
+        let mut cpus = CpuSet::new();
+        cpus.set(cpu);
+        // SAFETY: between fork and exec the closure makes one system call
+        // and allocates nothing.
+        unsafe {
+            self.command
+                .pre_exec(move || sched_setaffinity(None, &cpus).map_err(std::io::Error::from));
+        }
+        self
+    }
+
     /// Caps the binary's address space at `bytes`, so that a run that reads
     /// without end fails on its own instead of taking the machine's memory.
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
