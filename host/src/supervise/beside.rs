@@ -111,12 +111,16 @@ pub(crate) fn host_wait(
     }
 }
 
-/// [`wait`] for a plugin process moved off the host's CPU: it has a CPU of
-/// its own to poll on. Waits for `fd` to be readable; an error or a long
-/// wait is left to the read that follows.
+/// [`wait`] for a plugin process moved off the host's CPU. It yields on
+/// every turn, so that it never holds its CPU from anything else that wants
+/// it there (the host, should the scheduler move it). Waits for `fd` to be
+/// readable; an error or a long wait is left to the read that follows.
 pub(crate) fn await_readable(fd: BorrowedFd<'_>) {
     let mut fds = [os::poll_fd(fd, os::POLL_READ)];
-    let _ = wait(&mut fds, Duration::MAX, || true);
+    let _ = wait(&mut fds, Duration::MAX, || {
+        rustix::thread::sched_yield();
+        true
+    });
 }
 
 /// A reader that, before each read, polls for its input as [`await_readable`]
