@@ -94,8 +94,9 @@ pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
 /// writable mappings, which after a fork it shares copy-on-write with the
 /// host. Whichever process writes such a page first pays a page fault and a
 /// copy; a plugin process waiting beside the host calls this so that both
-/// are paid ahead of need, off the host's CPU. Pages not resident stay
-/// untouched, so memory use does not grow. Best effort: a mapping that
+/// are paid ahead of need, off the host's CPU. Only resident pages are
+/// copied, so the process grows by at most the writable memory the host
+/// already uses, never by whole mappings. Best effort: a mapping that
 /// cannot be read or populated (a kernel before 5.14) is skipped.
 pub(crate) fn copy_shared_pages() {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {

@@ -8,7 +8,8 @@
 //! three things make the overlap real:
 //!
 //! 1. The host moves the process to the CPUs other than its own right after
-//!    the fork, before the process first runs ([`Placement::apply`]).
+//!    the fork ([`Placement::apply`]), and the process moves itself as well,
+//!    in case it ran first ([`Placement::apply_here`]).
 //! 2. Each side waits for the other by polling for a bounded time
 //!    ([`SPIN`]) before it sleeps ([`wait`]): a CPU that sleeps takes a
 //!    tenth of a millisecond or more to wake again (much of a one-plugin
