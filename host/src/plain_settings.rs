@@ -227,20 +227,13 @@ fn keyword(
             }
             Some(true)
         }
-        ("required", Value::Object(object)) => Some(
-            value
-                .as_array()?
-                .iter()
-                .all(|name| name.as_str().is_some_and(|name| object.contains_key(name))),
-        ),
+        ("required", Value::Object(object)) => Some(has_keys(object, value.as_array()?)),
         ("dependentRequired", Value::Object(object)) => {
             Some(value.as_object()?.iter().all(|(present, needed)| {
                 !object.contains_key(present)
-                    || needed.as_array().is_some_and(|names| {
-                        names
-                            .iter()
-                            .all(|name| name.as_str().is_some_and(|n| object.contains_key(n)))
-                    })
+                    || needed
+                        .as_array()
+                        .is_some_and(|names| has_keys(object, names))
             }))
         }
         ("minProperties", Value::Object(object)) => Some(object.len() as u64 >= value.as_u64()?),
@@ -279,6 +272,13 @@ fn all<T>(items: &[T], mut judge: impl FnMut(&T) -> Option<bool>) -> Option<bool
         }
     }
     known.then_some(true)
+}
+
+/// Whether `object` has every key `names` lists.
+fn has_keys(object: &Map<String, Value>, names: &[Value]) -> bool {
+    names
+        .iter()
+        .all(|name| name.as_str().is_some_and(|name| object.contains_key(name)))
 }
 
 fn has_type(instance: &Value, name: &Value) -> bool {
