@@ -15,7 +15,7 @@ use crate::select::ToLoad;
 use crate::signature::Trust;
 use crate::supervise::{Isolation, Worker};
 use crate::verify::{FilePolicy, OpenPlugin};
-use crate::{Call, Error, plain_settings, settings};
+use crate::{Call, Error, settings};
 
 /// How plugins are loaded.
 #[derive(Debug, Clone, Default)]
@@ -151,16 +151,7 @@ impl Plugin {
             error: Box::new(error),
         };
         let schema = self.settings_schema().map_err(in_plugin)?;
-        if plain_ones_pass && let Some(schema) = &schema {
-            let schema = serde_json::Value::Object(schema.clone());
-            let settings = serde_json::Value::Object(settings.clone());
-            if plain_settings::judge(&schema, &settings) == Some(true) {
-                tracing::debug!(backend = %self.name(), "settings plainly valid, no validator built");
-                return Ok(Vec::new());
-            }
-        }
-        tracing::debug!(backend = %self.name(), "building the settings validator");
-        self.violations_against(schema, settings, prefix)
+        self.violations_against(schema, settings, prefix, plain_ones_pass)
             .map_err(in_plugin)
     }
 
@@ -170,8 +161,12 @@ impl Plugin {
         schema: Option<JsonObject>,
         settings: &JsonObject,
         prefix: &str,
+        plain_ones_pass: bool,
     ) -> Result<Vec<Violation>, Error> {
         match schema {
+            Some(schema) if plain_ones_pass => {
+                settings::violations_before_call(&schema, settings, prefix, self.name())
+            }
             Some(schema) => settings::violations(&schema, settings, prefix, self.name()),
             None if settings.is_empty() => Ok(Vec::new()),
             None => Ok(vec![Violation::new(

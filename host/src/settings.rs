@@ -4,8 +4,8 @@ use floe_plugin_api::JsonObject;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::Error;
 use crate::config::Violation;
+use crate::{Error, plain_settings};
 
 /// Every way `settings` break `schema`, each at its path below `prefix`
 /// (e.g. `backends[1].config`). `name` is the backend's, for the hints.
@@ -19,29 +19,62 @@ pub(crate) fn violations(
     prefix: &str,
     name: &str,
 ) -> Result<Vec<Violation>, Error> {
+    validate(
+        &Value::Object(schema.clone()),
+        &Value::Object(settings.clone()),
+        prefix,
+        name,
+    )
+}
+
+/// [`violations`] before a call: settings the schema plainly accepts pass
+/// without a validator being built (see `plain_settings`), which costs
+/// more than the rest of a command. Anything else, failures included, goes
+/// to the validator, for its exact messages.
+pub(crate) fn violations_before_call(
+    schema: &JsonObject,
+    settings: &JsonObject,
+    prefix: &str,
+    name: &str,
+) -> Result<Vec<Violation>, Error> {
     let schema = Value::Object(schema.clone());
-    if let Some(reason) = overlong_pattern(&schema) {
+    let instance = Value::Object(settings.clone());
+    if plain_settings::judge(&schema, &instance) == Some(true) {
+        tracing::debug!(backend = %name, "settings plainly valid, no validator built");
+        return Ok(Vec::new());
+    }
+    validate(&schema, &instance, prefix, name)
+}
+
+/// [`violations`], with the schema and the settings as JSON values.
+fn validate(
+    schema: &Value,
+    instance: &Value,
+    prefix: &str,
+    name: &str,
+) -> Result<Vec<Violation>, Error> {
+    if let Some(reason) = overlong_pattern(schema) {
         return Err(Error::InvalidSchema { reason });
     }
+    tracing::debug!(backend = %name, "building the settings validator");
     // Patterns come from the plugin: the `regex` engine matches in linear
     // time, so no pattern can make validation hang, where the default
     // backtracking engine could. A pattern it cannot take (look-around) is
     // reported like any other invalid schema.
     let validator = jsonschema::options()
         .with_pattern_options(jsonschema::PatternOptions::regex())
-        .build(&schema)
+        .build(schema)
         .map_err(|error| Error::InvalidSchema {
             reason: error.to_string(),
         })?;
-    let instance = Value::Object(settings.clone());
     let mut found = Vec::new();
-    for error in validator.iter_errors(&instance) {
+    for error in validator.iter_errors(instance) {
         let segments = pointer_segments(error.instance_path().as_str());
         let path = dotted(prefix, &segments);
         let under_env_key = segments.last().is_some_and(|s| s.ends_with("_env"));
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let known = known_keys(&schema, &segments);
+                let known = known_keys(schema, &segments);
                 for key in unexpected {
                     found.push(Violation::new(
                         dotted(&path, std::slice::from_ref(key)),
@@ -77,7 +110,7 @@ pub(crate) fn violations(
             }
             // A regular expression tells a person little; the setting's
             // description says what form is expected.
-            ValidationErrorKind::Pattern { .. } => match description(&schema, &segments) {
+            ValidationErrorKind::Pattern { .. } => match description(schema, &segments) {
                 Some(description) => found.push(Violation::new(
                     path,
                     format!(
