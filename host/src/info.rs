@@ -146,10 +146,10 @@ impl Reported {
             ));
         }
         if let Some(signals) = &self.signals {
-            let known = signal_names(Signals::ALL);
+            let known = Signals::ALL.names();
             let mut seen = Vec::new();
             for signal in signals {
-                if !known.contains(signal) || seen.contains(&signal) {
+                if !known.contains(&signal.as_str()) || seen.contains(&signal) {
                     return Err(invalid(
                         "signals",
                         format!(

@@ -68,24 +68,33 @@ impl FromStr for ApiVersion {
     /// Accepts exactly `X.Y` or `X.Y.Z` with decimal numbers: no prefix, no
     /// pre-release or build suffix, no surrounding space.
     fn from_str(text: &str) -> Result<Self, Error> {
-        let malformed = || Error::MalformedApiVersion {
-            version: text.to_owned(),
+        let mut parts = text.split('.');
+        let mut number = || parts.next().and_then(decimal);
+        let (Some(major), Some(minor)) = (number(), number()) else {
+            return Err(Error::MalformedApiVersion {
+                version: text.to_owned(),
+            });
         };
-        // semver wants three parts; a two-part version means patch 0.
-        let full = match text.matches('.').count() {
-            1 => format!("{text}.0"),
-            2 => text.to_owned(),
-            _ => return Err(malformed()),
-        };
-        let parsed = semver::Version::parse(&full).map_err(|_| malformed())?;
-        if !parsed.pre.is_empty() || !parsed.build.is_empty() {
-            return Err(malformed());
+        // An optional patch number, then nothing.
+        if !matches!(parts.next().map(decimal), None | Some(Some(_))) || parts.next().is_some() {
+            return Err(Error::MalformedApiVersion {
+                version: text.to_owned(),
+            });
         }
-        Ok(ApiVersion {
-            major: parsed.major,
-            minor: parsed.minor,
-        })
+        Ok(ApiVersion { major, minor })
     }
+}
+
+/// A number as semantic versioning writes one: decimal digits, no sign and
+/// no leading zero, within a u64. Hosts check the version of every plugin
+/// file they discover, so this allocates nothing.
+fn decimal(text: &str) -> Option<u64> {
+    let digits = text.bytes().all(|byte| byte.is_ascii_digit());
+    let leading_zero = text.len() > 1 && text.starts_with('0');
+    if text.is_empty() || !digits || leading_zero {
+        return None;
+    }
+    text.parse().ok()
 }
 
 impl fmt::Display for ApiVersion {
