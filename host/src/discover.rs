@@ -1,5 +1,9 @@
 //! Discovery: every candidate file on the search path, and what its
 //! metadata section says. No plugin code runs, and no file stays open.
+//! A large directory's sections are remembered in a [section
+//! index](index), so that later commands need not read them again.
+
+mod index;
 
 use std::fs::FileType;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,7 @@ use crate::info::{MetadataSource, PluginInfo, Reported, is_valid_name};
 use crate::search_path::Candidate;
 use crate::verify::FilePolicy;
 use crate::{Error, Problem, SearchPath};
+use index::DirIndex;
 
 /// One candidate file, as its metadata section describes it.
 #[derive(Debug)]
@@ -33,6 +38,8 @@ pub(crate) struct Discovery<'a> {
     next_dir: usize,
     /// The files of the directory being read.
     pending: std::vec::IntoIter<Candidate>,
+    /// That directory's section index, if it is large enough for one.
+    index: Option<DirIndex>,
     /// The directories that could not be listed, so far.
     pub(crate) problems: Vec<Problem>,
 }
@@ -44,6 +51,7 @@ pub(crate) fn scan<'a>(search_path: &'a SearchPath, policy: &'a FilePolicy) -> D
         policy,
         next_dir: 0,
         pending: Vec::new().into_iter(),
+        index: None,
         problems: Vec::new(),
     }
 }
@@ -56,22 +64,32 @@ impl Iterator for Discovery<'_> {
             if let Some(candidate) = self.pending.next() {
                 return Some(self.scanned(candidate));
             }
+            // Every file of the directory has been looked at.
+            if let Some(index) = self.index.take() {
+                index.save();
+            }
             if self.next_dir == self.search_path.dirs().len() {
                 return None;
             }
-            self.pending = self
+            let candidates = self
                 .search_path
-                .candidates_in(self.next_dir, &mut self.problems)
-                .into_iter();
+                .candidates_in(self.next_dir, &mut self.problems);
+            if candidates.len() >= index::INDEXED_FROM && !self.policy.pins() {
+                self.index = self
+                    .search_path
+                    .canonical_dir(self.next_dir)
+                    .and_then(DirIndex::open);
+            }
+            self.pending = candidates.into_iter();
             self.next_dir += 1;
         }
     }
 }
 
 impl Discovery<'_> {
-    fn scanned(&self, candidate: Candidate) -> Scanned {
+    fn scanned(&mut self, candidate: Candidate) -> Scanned {
         let Candidate { path, file_type } = candidate;
-        let (declared, claimed) = declare(self.policy, &path, file_type);
+        let (declared, claimed) = declare(self.policy, self.index.as_mut(), &path, file_type);
         // The story `-v` tells: each file, and what became of it.
         if tracing::enabled!(tracing::Level::INFO) {
             let shown = escape_path(&path);
@@ -91,34 +109,70 @@ impl Discovery<'_> {
     }
 }
 
-/// What the file at `path` declares, checked; and the name its section
-/// claims, read even from a file refused (for a message that says so).
+/// What a file declares, checked; and the name its section claims, read
+/// even from a file refused (for a message that says so).
+type Declared = (Result<Option<PluginInfo>, Error>, Option<String>);
+
+/// What the file at `path` declares: from `index` when it knows the file
+/// as it is now, else read from the file (and recorded in `index`).
 fn declare(
     policy: &FilePolicy,
+    mut index: Option<&mut DirIndex>,
     path: &Path,
     file_type: FileType,
-) -> (Result<Option<PluginInfo>, Error>, Option<String>) {
-    let claim = |section: Option<&[u8]>| {
-        let reported = Reported::from_section(section?).ok()?;
-        is_valid_name(&reported.name).then_some(reported.name)
-    };
+) -> Declared {
+    if file_type.is_file()
+        && let Some(index) = index.as_deref_mut()
+        && let Some(declared) = indexed(policy, index, path)
+    {
+        return declared;
+    }
     let open = match policy.open_entry(path, file_type) {
         Ok(open) => open,
-        Err(error) => return (Err(error), claim(policy.peek_section(path).as_deref())),
+        Err(error) => {
+            let (_, claimed) = declared_by(policy.peek_section(path).as_deref(), path);
+            return (Err(error), claimed);
+        }
     };
-    let claimed = claim(open.section.as_deref());
+    if let (Some(index), Some(name)) = (index, path.file_name()) {
+        index.record(name, &open.file, open.section.as_deref());
+    }
+    let declared = declared_by(open.section.as_deref(), path);
     // Pinned files are refused by their bytes before their section is
     // believed.
     if policy.pins()
         && let Err(error) = policy.pin(&open, false)
     {
-        return (Err(error), claimed);
+        return (Err(error), declared.1);
     }
-    let declared = match &open.section {
-        Some(section) => Reported::from_section(section)
-            .and_then(|reported| reported.checked(MetadataSource::Section, path))
-            .map(Some),
-        None => Ok(None),
+    declared
+}
+
+/// What `index` says the regular file at `path` declares, if it knows the
+/// file as it is now. The file's owner and mode, and its directories, are
+/// checked as they would be had it been opened.
+fn indexed(policy: &FilePolicy, index: &mut DirIndex, path: &Path) -> Option<Declared> {
+    let hit = index.lookup(path.file_name()?)?;
+    let (declared, claimed) = declared_by(hit.section, path);
+    if let Err(error) = policy.check_inode(path, hit.owner, hit.mode) {
+        return Some((Err(error), claimed));
+    }
+    tracing::debug!("{}: section as indexed", escape_path(path));
+    Some((declared, claimed))
+}
+
+/// What a section (`None`: there is none) declares, checked, and the name
+/// it claims if that is a valid one.
+fn declared_by(section: Option<&[u8]>, path: &Path) -> Declared {
+    let Some(section) = section else {
+        return (Ok(None), None);
     };
-    (declared, claimed)
+    match Reported::from_section(section) {
+        Ok(reported) => {
+            let claimed = is_valid_name(&reported.name).then(|| reported.name.clone());
+            let declared = reported.checked(MetadataSource::Section, path).map(Some);
+            (declared, claimed)
+        }
+        Err(error) => (Err(error), None),
+    }
 }

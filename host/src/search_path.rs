@@ -140,6 +140,11 @@ impl SearchPath {
         self.canonical.iter().flatten().map(PathBuf::as_path)
     }
 
+    /// The `index`th directory with its links resolved, if it exists.
+    pub(crate) fn canonical_dir(&self, index: usize) -> Option<&Path> {
+        self.canonical.get(index)?.as_deref()
+    }
+
     /// The directories, in search order.
     pub fn dirs(&self) -> &[SearchDir] {
         &self.dirs

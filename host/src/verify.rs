@@ -136,7 +136,7 @@ impl FilePolicy {
             });
         }
         if !self.allow_insecure_permissions {
-            check_owner_and_mode(path, &metadata, self.user)?;
+            check_owner_and_mode(path, metadata.uid(), metadata.mode(), self.user)?;
             self.check_directories(real, metadata.uid())?;
         }
         let len = metadata.len();
@@ -149,6 +149,17 @@ impl FilePolicy {
             file,
             section,
         })
+    }
+
+    /// The checks of [`FilePolicy::open_entry`] that need no more than the
+    /// owner and mode of a regular file (not a link), and the directories
+    /// above it. For a file that discovery does not open.
+    pub(crate) fn check_inode(&self, path: &Path, owner: u32, mode: u32) -> Result<(), Error> {
+        if self.allow_insecure_permissions {
+            return Ok(());
+        }
+        check_owner_and_mode(path, owner, mode, self.user)?;
+        self.check_directories(path, owner)
     }
 
     /// The metadata section of the file at `path`, read without any of the
@@ -234,12 +245,17 @@ impl FilePolicy {
             .dirs_judged
             .borrow()
             .iter()
-            .find(|(dir, owner, _)| *owner == file_owner && dir == parent)
+            .find(|(dir, owner, _)| *owner == file_owner && dir.as_os_str() == parent.as_os_str())
             .map(|(_, _, verdict)| verdict.clone());
         let verdict = match cached {
             Some(verdict) => verdict,
             None => {
-                let verdict = judge_ancestors(&parent.canonicalize()?, file_owner, self.user)?;
+                let verdict = judge_ancestors(
+                    &parent.canonicalize()?,
+                    file_owner,
+                    self.user,
+                    "the plugin file",
+                )?;
                 self.dirs_judged.borrow_mut().push((
                     parent.to_owned(),
                     file_owner,
@@ -252,12 +268,18 @@ impl FilePolicy {
     }
 }
 
-/// The verdict on `dir` and each directory above it, the first unsafe one's.
-fn judge_ancestors(dir: &Path, file_owner: u32, user: u32) -> Result<Verdict, Error> {
+/// The verdict on `dir` and each directory above it, the first unsafe one's;
+/// `guarded` names the file below, for the message.
+pub(crate) fn judge_ancestors(
+    dir: &Path,
+    file_owner: u32,
+    user: u32,
+    guarded: &str,
+) -> Result<Verdict, Error> {
     let mut entry_owner = file_owner;
     for dir in dir.ancestors() {
         let metadata = fs::metadata(dir)?;
-        let verdict = judge_directory(dir, &metadata, entry_owner, user);
+        let verdict = judge_directory(dir, &metadata, entry_owner, user, guarded);
         if verdict.is_err() {
             return Ok(verdict);
         }
@@ -268,14 +290,20 @@ fn judge_ancestors(dir: &Path, file_owner: u32, user: u32) -> Result<Verdict, Er
 
 /// Whether `dir` is safe above an entry owned by `entry_owner`, for `user`:
 /// the problem and its fix when it is not.
-fn judge_directory(dir: &Path, metadata: &fs::Metadata, entry_owner: u32, user: u32) -> Verdict {
+fn judge_directory(
+    dir: &Path,
+    metadata: &fs::Metadata,
+    entry_owner: u32,
+    user: u32,
+    guarded: &str,
+) -> Verdict {
     let trusted = |uid: u32| uid == 0 || uid == user;
     let owner = metadata.uid();
     if !trusted(owner) {
         return Err((
             format!(
                 "its directory {} is owned by user id {owner}, neither you (user id {user}) nor \
-                 root, who could replace the plugin file",
+                 root, who could replace {guarded}",
                 dir.display()
             ),
             format!("run `chown {user} {}` if you trust it", dir.display()),
@@ -296,7 +324,7 @@ fn judge_directory(dir: &Path, metadata: &fs::Metadata, entry_owner: u32, user: 
     }
     Err((
         format!(
-            "its directory {} is writable by {writable_by}, who could replace the plugin file",
+            "its directory {} is writable by {writable_by}, who could replace {guarded}",
             dir.display()
         ),
         format!("run `chmod go-w {}`", dir.display()),
@@ -352,8 +380,8 @@ fn judge<'data, R: ReadRef<'data>>(data: R, len: u64) -> Result<Option<Vec<u8>>,
     }
 }
 
-fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata, user: u32) -> Result<(), Error> {
-    let writable_by = match metadata.mode() & 0o022 {
+fn check_owner_and_mode(path: &Path, owner: u32, mode: u32, user: u32) -> Result<(), Error> {
+    let writable_by = match mode & 0o022 {
         0 => None,
         0o020 => Some("its group"),
         0o002 => Some("everyone"),
@@ -365,7 +393,6 @@ fn check_owner_and_mode(path: &Path, metadata: &fs::Metadata, user: u32) -> Resu
             fix: format!("run `chmod go-w {}`", path.display()),
         });
     }
-    let owner = metadata.uid();
     if owner != user && owner != 0 {
         return Err(Error::UnsafePermissions {
             problem: format!(

@@ -25,6 +25,7 @@ mod reference;
 mod render;
 mod rough_edges;
 mod secrets;
+mod section_index;
 mod settings;
 mod signatures;
 mod supervision;

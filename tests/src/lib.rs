@@ -278,8 +278,8 @@ const CLEARED_ENV: &[&str] = &[
     "NO_COLOR",
 ];
 
-/// Where the binary looks for the user's configuration file and plugins
-/// unless a test says otherwise: nowhere that exists, so that the
+/// Where the binary looks for the user's configuration file, plugins and
+/// cache unless a test says otherwise: nowhere that exists, so that the
 /// developer's own files cannot change a test's outcome.
 const ABSENT_XDG_HOME: &str = "/nonexistent/floe-telemetry-tests";
 
@@ -309,7 +309,8 @@ impl TestCommand {
         }
         command
             .env("XDG_CONFIG_HOME", Path::new(ABSENT_XDG_HOME).join("config"))
-            .env("XDG_DATA_HOME", Path::new(ABSENT_XDG_HOME).join("data"));
+            .env("XDG_DATA_HOME", Path::new(ABSENT_XDG_HOME).join("data"))
+            .env("XDG_CACHE_HOME", Path::new(ABSENT_XDG_HOME).join("cache"));
         Self { command }
     }
 
@@ -638,4 +639,37 @@ pub fn otelcol(test: &str) -> PathBuf {
              `bash .ci/run` does both"
         ),
     }
+}
+
+/// The bytes of the plugin library `source` with its metadata section
+/// declaring the backend `new_name` instead of `old_name`, a name of the same
+/// length, so nothing else in the file moves. Its code still reports the
+/// old name: such a file is for discovery, not for loading.
+pub fn relabelled(source: impl AsRef<Path>, old_name: &str, new_name: &str) -> Vec<u8> {
+    // The record: magic, format version, body length (u32), then the API
+    // version and the name, each after its u16 length.
+    const MAGIC: &[u8] = b"FLOEMETA\x01";
+    assert_eq!(old_name.len(), new_name.len(), "names of one length");
+    let mut bytes = std::fs::read(source.as_ref()).expect("the plugin reads");
+    let name_at = (0..bytes.len().saturating_sub(MAGIC.len()))
+        .filter(|&at| bytes[at..].starts_with(MAGIC))
+        .find_map(|record| {
+            let api_len_at = record + MAGIC.len() + 4;
+            let api_len =
+                u16::from_le_bytes(bytes.get(api_len_at..api_len_at + 2)?.try_into().ok()?);
+            let name_len_at = api_len_at + 2 + usize::from(api_len);
+            let name_at = name_len_at + 2;
+            let declared = bytes.get(name_len_at..name_at + old_name.len())?;
+            (declared[..2] == (old_name.len() as u16).to_le_bytes()
+                && declared[2..] == *old_name.as_bytes())
+            .then_some(name_at)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} declares no backend {old_name:?}",
+                source.as_ref().display()
+            )
+        });
+    bytes[name_at..name_at + new_name.len()].copy_from_slice(new_name.as_bytes());
+    bytes
 }
