@@ -114,7 +114,7 @@ impl Reported {
 
     /// Checked by the host's rules, as the plugin at `path` (the host's own
     /// path for it): the API version first, then every field.
-    pub(crate) fn checked(&self, source: MetadataSource, path: &Path) -> Result<PluginInfo, Error> {
+    pub(crate) fn checked(self, source: MetadataSource, path: &Path) -> Result<PluginInfo, Error> {
         {
             let _span =
                 tracing::info_span!("version_check", plugin = %self.floe_api_version.escape_debug())
@@ -161,12 +161,12 @@ impl Reported {
             }
         }
         Ok(PluginInfo {
-            name: name.clone(),
+            name: self.name,
             version,
-            floe_api_version: self.floe_api_version.clone(),
-            description: description.clone(),
+            floe_api_version: self.floe_api_version,
+            description: self.description,
             self_hosted: self.self_hosted,
-            signals: self.signals.clone(),
+            signals: self.signals,
             has_settings: self.has_settings,
             metadata: source,
             path: path.to_owned(),

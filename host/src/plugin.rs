@@ -332,7 +332,7 @@ fn checked(
     reported: &info::Reported,
     path: &Path,
 ) -> Result<PluginInfo, Error> {
-    let loaded = reported.checked(MetadataSource::RootModule, path)?;
+    let loaded = reported.clone().checked(MetadataSource::RootModule, path)?;
     info::agreed(declared, loaded)
 }
 
