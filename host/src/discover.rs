@@ -134,7 +134,10 @@ fn declare(
             return (Err(error), claimed);
         }
     };
-    if let (Some(index), Some(name)) = (index, path.file_name()) {
+    // Only what the index can look up again: a link is always followed.
+    if file_type.is_file()
+        && let (Some(index), Some(name)) = (index, path.file_name())
+    {
         index.record(name, &open.file, open.section.as_deref());
     }
     let declared = declared_by(open.section.as_deref(), path);

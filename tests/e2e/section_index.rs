@@ -38,6 +38,16 @@ fn large_dir(dir: &Dir) -> PathBuf {
     plugins
 }
 
+/// A [`large_dir`] in a new directory, with an empty cache directory
+/// beside it: the directory (which removes both when dropped), the plugin
+/// directory and the cache.
+fn large_dir_and_cache() -> (Dir, PathBuf, PathBuf) {
+    let dir = Dir::new();
+    let plugins = large_dir(&dir);
+    let cache = dir.create_dir("cache");
+    (dir, plugins, cache)
+}
+
 /// `list -o json -vv` of `plugins`, with `cache` as the user's cache
 /// directory; the listing and the run.
 fn list(plugins: &Path, cache: &Path) -> (Value, TestOutput) {
@@ -73,9 +83,7 @@ fn expected_names() -> Vec<String> {
 
 #[test]
 fn a_large_directory_is_read_from_its_index_once_indexed() {
-    let dir = Dir::new();
-    let plugins = large_dir(&dir);
-    let cache = dir.create_dir("cache");
+    let (_dir, plugins, cache) = large_dir_and_cache();
 
     let (first, run) = list(&plugins, &cache);
     assert_eq!(names(&first), expected_names(), "{run}");
@@ -98,9 +106,7 @@ fn a_large_directory_is_read_from_its_index_once_indexed() {
 
 #[test]
 fn a_file_changed_since_it_was_indexed_is_read_again() {
-    let dir = Dir::new();
-    let plugins = large_dir(&dir);
-    let cache = dir.create_dir("cache");
+    let (dir, plugins, cache) = large_dir_and_cache();
     list(&plugins, &cache);
 
     // Rewritten in place (same inode, same directory entry), and replaced
@@ -126,9 +132,7 @@ fn a_file_changed_since_it_was_indexed_is_read_again() {
 
 #[test]
 fn an_index_that_is_not_safe_to_read_is_ignored_and_replaced() {
-    let dir = Dir::new();
-    let plugins = large_dir(&dir);
-    let cache = dir.create_dir("cache");
+    let (_dir, plugins, cache) = large_dir_and_cache();
     let (expected, _) = list(&plugins, &cache);
     let index = index_file(&cache);
 
@@ -169,9 +173,7 @@ fn an_index_that_is_not_safe_to_read_is_ignored_and_replaced() {
 
 #[test]
 fn a_cache_directory_others_can_write_is_not_used() {
-    let dir = Dir::new();
-    let plugins = large_dir(&dir);
-    let cache = dir.create_dir("cache");
+    let (_dir, plugins, cache) = large_dir_and_cache();
     let (expected, _) = list(&plugins, &cache);
     assert_eq!(indexed(&list(&plugins, &cache).1), COPIES + 1);
 
@@ -202,4 +204,28 @@ fn without_a_cache_directory_everything_is_read() {
     output.assert_success();
     assert_eq!(names(&output.json()), expected_names());
     assert_eq!(indexed(&output), 0, "{output}");
+}
+
+#[test]
+fn a_link_in_a_large_directory_is_read_each_time_and_never_indexed() {
+    let (_dir, plugins, cache) = large_dir_and_cache();
+    std::os::unix::fs::symlink(
+        "libfloe_backend_z.so",
+        plugins.join("libfloe_backend_zz.so"),
+    )
+    .unwrap();
+    list(&plugins, &cache);
+    let (_, run) = list(&plugins, &cache);
+    assert_eq!(indexed(&run), COPIES + 1, "{run}");
+    let written = index_file(&cache).metadata().unwrap();
+
+    // Nothing new was learnt, so nothing is written: a link is looked up
+    // through, never recorded under its own name.
+    list(&plugins, &cache);
+    let after = index_file(&cache).metadata().unwrap();
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(
+        (after.ino(), after.mtime_nsec()),
+        (written.ino(), written.mtime_nsec())
+    );
 }
