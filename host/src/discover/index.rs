@@ -150,7 +150,8 @@ pub(crate) struct DirIndex {
 impl DirIndex {
     /// The index of the plugin directory `dir` (links resolved): what the
     /// user's cache holds for it, or nothing when there is no trustworthy
-    /// index yet. `None` when the user has no cache directory.
+    /// index yet. `None` when the user has no cache directory, or `dir`
+    /// cannot be opened.
     pub(crate) fn open(dir: &Path) -> Option<DirIndex> {
         let cache = crate::config_path::xdg_dir("XDG_CACHE_HOME", ".cache")?;
         let id = sha256_hex(dir.as_os_str().as_bytes());
@@ -161,23 +162,20 @@ impl DirIndex {
         let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir_fd = rustix::fs::open(dir, dir_flags, Mode::empty()).ok()?;
         let user = rustix::process::geteuid().as_raw();
-        let (bytes, known) = match read(&file, user).map(|bytes| {
-            let known = decode(&bytes, dir);
-            (bytes, known)
-        }) {
-            Ok((bytes, Some(known))) => (bytes, known),
-            Ok((_, None)) => {
-                tracing::info!(
-                    "{}: not an index of {}; read anew",
-                    file.display(),
-                    dir.display()
-                );
-                (Vec::new(), Vec::new())
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => (Vec::new(), Vec::new()),
+        let none = || (Vec::new(), Vec::new());
+        let (bytes, known) = match read(&file, user) {
+            Ok(bytes) => match decode(&bytes, dir) {
+                Some(known) => (bytes, known),
+                None => {
+                    let (file, dir) = (file.display(), dir.display());
+                    tracing::info!("{file}: not an index of {dir}; read anew");
+                    none()
+                }
+            },
+            Err(error) if error.kind() == io::ErrorKind::NotFound => none(),
             Err(error) => {
                 tracing::info!("{}: ignored: {error}", file.display());
-                (Vec::new(), Vec::new())
+                none()
             }
         };
         let now = SystemTime::now()

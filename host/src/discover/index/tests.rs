@@ -34,6 +34,14 @@ fn reread(index: &DirIndex) -> DirIndex {
     }
 }
 
+/// The index a directory holding `liba.so` has once it has been read: in
+/// `tmp`, as the next command reads it.
+fn one_file_indexed(tmp: &Path) -> DirIndex {
+    let mut index = empty_index(tmp, later());
+    write_and_record(&mut index, "liba.so", "a", Some(b"section"));
+    reread(&index)
+}
+
 fn write_and_record(index: &mut DirIndex, name: &str, contents: &str, section: Option<&[u8]>) {
     let path = index.dir.join(name);
     fs::write(&path, contents).unwrap();
@@ -84,9 +92,7 @@ fn anything_but_a_whole_index_of_the_directory_is_refused() {
 #[test]
 fn a_file_changed_since_it_was_indexed_is_not_known() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut index = empty_index(tmp.path(), later());
-    write_and_record(&mut index, "liba.so", "a", Some(b"section"));
-    let mut next = reread(&index);
+    let mut next = one_file_indexed(tmp.path());
 
     fs::write(tmp.path().join("liba.so"), "b").unwrap();
 
@@ -98,9 +104,7 @@ fn a_file_changed_since_it_was_indexed_is_not_known() {
 #[test]
 fn a_link_is_never_known() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut index = empty_index(tmp.path(), later());
-    write_and_record(&mut index, "liba.so", "a", Some(b"section"));
-    let mut next = reread(&index);
+    let mut next = one_file_indexed(tmp.path());
 
     fs::rename(tmp.path().join("liba.so"), tmp.path().join("target")).unwrap();
     std::os::unix::fs::symlink("target", tmp.path().join("liba.so")).unwrap();
