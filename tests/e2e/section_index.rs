@@ -32,9 +32,9 @@ fn large_dir(dir: &Dir) -> PathBuf {
         .unwrap();
     }
     dir.copy(bundled_plugin("datadog"), "plugins/libfloe_backend_z.so");
-    // A file changed within the last second is not indexed: its times
-    // could not tell a change made in the same clock tick.
-    std::thread::sleep(Duration::from_millis(1100));
+    // A file changed within the last two seconds is not indexed: its
+    // times could not tell a change made in the same clock tick.
+    std::thread::sleep(Duration::from_millis(2100));
     plugins
 }
 

@@ -7,9 +7,10 @@
 //! and change times are what they were when its section was read. The
 //! kernel sets the change time on every write, rename or `chmod`, and no
 //! one can set it back, so a file changed since is read again. A file
-//! changed within the last second is not recorded at all: those times come
-//! from a clock that ticks coarsely, and a write in the same tick as the
-//! read would leave them as they were.
+//! changed within the last two seconds is not recorded at all: those times
+//! come from a clock that ticks coarsely (and lags the real time a little),
+//! some file systems keep only whole seconds, and a write in the same tick
+//! as the read would leave them as they were.
 //!
 //! The index is input like any other file. It is read only when it is a
 //! regular file of the user's that no one else can write, in directories
@@ -49,7 +50,7 @@ const MAX_SECTION: usize = 64 << 10;
 /// File names are at most 255 bytes on Linux.
 const MAX_NAME: usize = 255;
 /// How long after its last change a file is recorded, in nanoseconds.
-const SETTLED_NS: i128 = 1_000_000_000;
+const SETTLED_NS: i128 = 2_000_000_000;
 /// Marks an entry for a library without a metadata section.
 const NO_SECTION: u32 = u32::MAX;
 /// The fewest bytes an entry takes: a name's and a section's lengths, and

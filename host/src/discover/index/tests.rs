@@ -113,7 +113,7 @@ fn a_link_is_never_known() {
 }
 
 #[test]
-fn a_file_changed_within_the_second_is_not_recorded() {
+fn a_file_changed_too_recently_is_not_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("liba.so");
     fs::write(&path, "a").unwrap();
