@@ -241,7 +241,7 @@ pub(crate) fn load_files(
                         let _span =
                             tracing::info_span!("load", path = %file.path.display()).entered();
                         let plugin = InProcessPlugin::load(&descriptor_path(&open))?;
-                        let info = checked(file.declared, &plugin.reported, &file.path)?;
+                        let info = checked(file.declared, plugin.reported.clone(), &file.path)?;
                         Ok(Loaded {
                             plugin: Plugin {
                                 info,
@@ -294,7 +294,7 @@ fn load_isolated(
             Slot::Started(file, sha256) => {
                 let report = reports.next().expect("one report per started process");
                 let loaded = report.and_then(|(worker, reported)| {
-                    let info = checked(file.declared, &reported, &file.path)?;
+                    let info = checked(file.declared, reported, &file.path)?;
                     Ok(Loaded {
                         plugin: Plugin {
                             info,
@@ -329,10 +329,10 @@ fn reopen(file: &ToLoad, policy: &FilePolicy, want_hash: bool) -> Reopened {
 /// What the loaded code reports, checked, and in agreement with the section.
 fn checked(
     declared: Option<PluginInfo>,
-    reported: &info::Reported,
+    reported: info::Reported,
     path: &Path,
 ) -> Result<PluginInfo, Error> {
-    let loaded = reported.clone().checked(MetadataSource::RootModule, path)?;
+    let loaded = reported.checked(MetadataSource::RootModule, path)?;
     info::agreed(declared, loaded)
 }
 
