@@ -528,7 +528,9 @@ impl<'w> Exchange<'w> {
     }
 
     fn read_reply(&mut self) {
-        let mut chunk = vec![0u8; 64 * 1024];
+        // On the stack, as the output's: a heap buffer this size would be
+        // zeroed on every read, and its pages faulted in on the first.
+        let mut chunk = [0u8; 16 * 1024];
         match rustix::io::read(&self.worker.replies, &mut chunk) {
             Ok(0) => self.outcome = Some(Err(Failure::Closed)),
             Ok(n) => {
