@@ -117,6 +117,18 @@ impl OpenLibrary {
     }
 }
 
+/// Checks the host's own root-module layout against itself: what a plugin
+/// process does while it waits for its plugin, so that the layout checker's
+/// code and data are in its page tables and its CPU's caches by the time the
+/// plugin's layout is checked (a fork shares none of the host's mappings of
+/// code, and the process runs on another CPU). Decides nothing.
+pub(crate) fn rehearse_layout_check() {
+    use abi_stable::StableAbi;
+    use abi_stable::abi_stability::abi_checking::exported_check_layout_compatibility;
+    let layout = <BackendModuleRef as StableAbi>::LAYOUT;
+    let _ = exported_check_layout_compatibility(layout, layout);
+}
+
 fn abi_error(error: LibraryError) -> Error {
     match error {
         LibraryError::RootModule { err, .. } => Error::CallPanicked {

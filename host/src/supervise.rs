@@ -666,6 +666,7 @@ fn plugin_process(host: Pid, fds: &[i32], placement: Option<Placement>) -> ! {
     let beside = placement.is_some_and(|placement| placement.apply_here());
     if beside {
         os::copy_shared_pages();
+        rehearse();
     }
     os::exit_now(match serve(beside) {
         Ok(()) => 0,
@@ -724,6 +725,35 @@ fn serve(beside: bool) -> std::io::Result<()> {
         send(&reply(plugin.call_with(request.call, &request.settings)))?;
     }
     Ok(())
+}
+
+/// Runs, on made-up values, the host code a plugin process runs once its
+/// plugin arrives: the layout check, and reading and writing messages. A
+/// plugin process beside the host does this while it waits, so that the
+/// first time for real does not also pay for faulting in that code on a
+/// CPU whose caches have never seen it.
+fn rehearse() {
+    crate::loader::rehearse_layout_check();
+    let answer = r#"{"exporters":{"otlp/x":{"endpoint":"x:4317","tls":{"insecure":true},"n":[1,-2.5,null,"s"]}}}"#;
+    let object: JsonObject = serde_json::from_str(answer).unwrap_or_default();
+    let request = Request {
+        call: Call::GetOtlpExporterConfig,
+        settings: object.clone(),
+    };
+    let request = serde_json::to_string(&request).unwrap_or_default();
+    let _ = serde_json::from_str::<Request>(&request);
+    let reported = Reported {
+        floe_api_version: "1.1".to_owned(),
+        name: "x".to_owned(),
+        version: "1.0.0".to_owned(),
+        description: String::new(),
+        self_hosted: true,
+        signals: Some(vec!["traces".to_owned()]),
+        has_settings: true,
+    };
+    for message in [Message::Loaded(reported), Message::Value(object)] {
+        let _ = serde_json::to_writer(std::io::sink(), &message);
+    }
 }
 
 /// The plugin file's descriptor, the first thing the host sends; `None`
