@@ -347,10 +347,7 @@ impl Catalog {
             .iter()
             .map(|&name| {
                 let plugin = self.get(name)?;
-                let settings = config
-                    .entry(name)
-                    .map(|entry| entry.settings.clone())
-                    .unwrap_or_default();
+                let settings = config.settings_of(name);
                 Ok(Configured { plugin, settings })
             })
             .collect()

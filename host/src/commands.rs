@@ -156,6 +156,10 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         }
     }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut load_options = load_options;
+    if let Some(isolation) = load_options.isolation.as_mut() {
+        call_ahead(isolation, &cli.command, &config);
+    }
     let catalog = Catalog::load_selected(&search_path, &load_options, Selection::Names(&names));
     let mut config = config;
     check_versions(&mut config, &catalog);
@@ -186,6 +190,48 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
         }
         _ => unreachable!("handled above"),
     }
+}
+
+/// Sends the call a command will make with each plugin file it loads, so
+/// that the answer is ready once the host has checked the plugin (see
+/// [`Isolation::call_ahead`]); the same backends and settings that the
+/// command then calls. Only where nothing but those settings can fail
+/// validation once the plugins are loaded, each checked by its own plugin
+/// process before it calls: so a configuration that is refused has still
+/// called no plugin.
+fn call_ahead(isolation: &mut Isolation, command: &Command, config: &Config) {
+    let (call, names) = match command {
+        Command::ExporterConfig(args) => (
+            Call::GetOtlpExporterConfig,
+            selected(args.name.as_deref(), config),
+        ),
+        Command::HelmValues(args) => (
+            Call::GetHelmValuesOverride,
+            selected(args.name.as_deref(), config),
+        ),
+        Command::Render(render) => match &render.command {
+            RenderCommand::Collector(_) => (Call::GetOtlpExporterConfig, owned(config.selected())),
+            RenderCommand::Helm(HelmArgs { chart: None, .. }) => {
+                (Call::GetHelmValuesOverride, owned(config.selected()))
+            }
+            RenderCommand::Helm(_) => return,
+        },
+        _ => return,
+    };
+    let only_these = config
+        .backends()
+        .iter()
+        .all(|entry| entry.version.is_none() && names.contains(&entry.backend));
+    if !config.violations().is_empty() || !only_these {
+        return;
+    }
+    for name in names {
+        isolation.call_ahead(&name, call, config.settings_of(&name));
+    }
+}
+
+fn owned(names: Vec<&str>) -> Vec<String> {
+    names.into_iter().map(str::to_owned).collect()
 }
 
 /// The configuration file named by `-c` or the environment, or the default

@@ -230,6 +230,14 @@ impl Config {
     pub fn entry(&self, name: &str) -> Option<&BackendEntry> {
         self.backends.iter().find(|entry| entry.backend == name)
     }
+
+    /// The settings backend `name` is called with: its entry's, or none
+    /// (its defaults) when it has no entry.
+    pub fn settings_of(&self, name: &str) -> JsonObject {
+        self.entry(name)
+            .map(|entry| entry.settings.clone())
+            .unwrap_or_default()
+    }
 }
 
 fn read_document(document: &Value, violations: &mut Vec<Violation>) -> Vec<BackendEntry> {

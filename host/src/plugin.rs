@@ -276,8 +276,12 @@ fn load_isolated(
     for (file, opened) in opened {
         // The plugin process inherits the descriptor; the host's copy
         // closes as soon as the process is started.
+        let backend = file
+            .declared
+            .as_ref()
+            .map(|declared| declared.name.as_str());
         let started = opened.and_then(|(open, sha256)| {
-            Worker::start(isolation, &open.file, &file.path).map(|worker| (worker, sha256))
+            Worker::start(isolation, &open.file, &file.path, backend).map(|worker| (worker, sha256))
         });
         match started {
             Ok((worker, sha256)) => {

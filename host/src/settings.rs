@@ -37,13 +37,24 @@ pub(crate) fn violations_before_call(
     prefix: &str,
     name: &str,
 ) -> Result<Vec<Violation>, Error> {
-    let schema = Value::Object(schema.clone());
-    let instance = Value::Object(settings.clone());
-    if plain_settings::judge(&schema, &instance) == Some(true) {
+    if plainly_valid(schema, settings) {
         tracing::debug!(backend = %name, "settings plainly valid, no validator built");
         return Ok(Vec::new());
     }
-    validate(&schema, &instance, prefix, name)
+    validate(
+        &Value::Object(schema.clone()),
+        &Value::Object(settings.clone()),
+        prefix,
+        name,
+    )
+}
+
+/// Whether `schema` plainly accepts `settings` (see `plain_settings`):
+/// `false` when it refuses them, and when it takes a validator to tell.
+pub(crate) fn plainly_valid(schema: &JsonObject, settings: &JsonObject) -> bool {
+    let schema = Value::Object(schema.clone());
+    let instance = Value::Object(settings.clone());
+    plain_settings::judge(&schema, &instance) == Some(true)
 }
 
 /// [`violations`], with the schema and the settings as JSON values.

@@ -26,7 +26,9 @@
 //! and checking the file, on another CPU where there is one ([`beside`]).
 //! Right after loading, a plugin process sends the
 //! settings schema unasked: the host needs it before any call, and it then
-//! costs no round trip of its own.
+//! costs no round trip of its own. A command that knows the call it will make
+//! sends that too with the plugin file ([`Isolation::call_ahead`]), so the
+//! answer is on its way while the host checks the plugin and its settings.
 
 use std::fs::File;
 use std::io::Write;
@@ -71,17 +73,44 @@ thread_local! {
     static SPARE: std::cell::RefCell<Option<Worker>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The longest request sent ahead ([`Isolation::call_ahead`]): settings
+/// are a few hundred bytes; larger ones wait for their turn.
+const MAX_AHEAD: usize = 16 * 1024;
+
 /// How to run plugins out of process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Isolation {
     /// How long loading plugins, or one call, may take.
     pub timeout: Duration,
+    /// Calls to send with the plugin file, by backend name.
+    ahead: Vec<(String, Request)>,
 }
 
 impl Isolation {
     /// Isolation with the time limit `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        Isolation { timeout }
+        Isolation {
+            timeout,
+            ahead: Vec::new(),
+        }
+    }
+
+    /// Says that the plugin providing `backend` will be called with `call`
+    /// and `settings` once loaded. The request then goes to its process
+    /// with the plugin file, and the process makes the call right after
+    /// loading, while the host checks the plugin's report and validates
+    /// `settings` itself; the answer is used only if the host then makes
+    /// that very call. The process makes it only if the plugin's schema
+    /// plainly accepts `settings` (the host's own first test, see
+    /// `plain_settings`): settings that fail validation never reach the
+    /// plugin, ahead or not.
+    pub fn call_ahead(&mut self, backend: &str, call: Call, settings: JsonObject) {
+        let request = Request {
+            call,
+            settings,
+            ahead: true,
+        };
+        self.ahead.push((backend.to_owned(), request));
     }
 
     /// Starts a plugin process now, before any plugin is chosen, for the
@@ -110,15 +139,22 @@ pub(crate) enum Message {
     Value(JsonObject),
     /// Loading or a call failed.
     Error { kind: ErrorKind, message: String },
+    /// A call asked ahead was not made: its settings need the host's
+    /// validation first.
+    Skipped,
 }
 
-/// A message to the plugin process: a call, and the settings (already
-/// validated by the host) to make it with.
-#[derive(Debug, Serialize, Deserialize)]
+/// A message to the plugin process: a call, and the settings to make it
+/// with (validated by the host before it uses the answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Request {
     pub(crate) call: Call,
     #[serde(default)]
     pub(crate) settings: JsonObject,
+    /// Asked ahead ([`Isolation::call_ahead`]): made only with settings the
+    /// schema plainly accepts, else answered [`Message::Skipped`].
+    #[serde(default)]
+    pub(crate) ahead: bool,
 }
 
 /// Reads one message; the bytes come from a process running plugin code, so
@@ -140,11 +176,14 @@ pub(crate) struct Worker {
     path: PathBuf,
     timeout: Duration,
     running: bool,
-    /// A call the process answers without being asked: the settings
-    /// schema, right after loading.
-    answer_due: Option<Call>,
-    /// That answer, once read ahead of the call that wants it.
-    early_answer: Option<(Call, Message)>,
+    /// A call sent with the plugin file ([`Isolation::call_ahead`]).
+    sent_ahead: Option<Request>,
+    /// Calls the process answers without being asked, in the order it
+    /// answers them: the settings schema right after loading, then the
+    /// call sent ahead.
+    answers_due: std::collections::VecDeque<Request>,
+    /// Those answers, once read ahead of the call that wants them.
+    early_answers: Vec<(Request, Message)>,
     /// Where the process runs, when it was moved off the host's CPU.
     placement: Option<Box<Placement>>,
 }
@@ -162,8 +201,14 @@ impl Worker {
     /// Starts a process that loads the plugin open at `file` (already
     /// verified, and loaded by its descriptor, never by `path`, which is for
     /// messages): the one [`Isolation::prestart`] started, or a new one.
-    /// [`Worker::await_loaded`] then waits for it.
-    pub(crate) fn start(isolation: &Isolation, file: &File, path: &Path) -> Result<Worker, Error> {
+    /// [`Worker::await_loaded`] then waits for it. `backend` is the name
+    /// the file declares, for [`Isolation::call_ahead`].
+    pub(crate) fn start(
+        isolation: &Isolation,
+        file: &File,
+        path: &Path,
+        backend: Option<&str>,
+    ) -> Result<Worker, Error> {
         let spare = SPARE.with(|spare| spare.borrow_mut().take());
         let mut worker = match spare {
             Some(spare) if spare.give_plugin(file).is_ok() => spare,
@@ -180,7 +225,47 @@ impl Worker {
         };
         worker.path = path.to_owned();
         worker.timeout = isolation.timeout;
+        let ahead = backend.and_then(|backend| {
+            isolation
+                .ahead
+                .iter()
+                .find(|(name, _)| name == backend)
+                .map(|(_, request)| request)
+        });
+        if let Some(request) = ahead {
+            worker.send_ahead(request);
+        }
         Ok(worker)
+    }
+
+    /// Sends `request` now, unless it is large; the socket is empty, so it
+    /// goes at once. Should the socket take only part of it, the rest is
+    /// written as the process reads (after loading), within the time limit:
+    /// part of a request left in the socket would garble the next one.
+    fn send_ahead(&mut self, request: &Request) {
+        let mut line = serde_json::to_vec(request).expect("requests serialize");
+        line.push(b'\n');
+        if line.len() > MAX_AHEAD {
+            return;
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut written = 0;
+        while written < line.len() {
+            match rustix::io::write(&self.requests, &line[written..]) {
+                Ok(n) => written += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) if written > 0 && Instant::now() < deadline => {
+                    let mut fds = [os::poll_fd(self.requests.as_fd(), os::POLL_WRITE)];
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let _ = os::poll(&mut fds, left);
+                }
+                // Nothing sent (the request then waits for its turn), or the
+                // process is gone or stuck: loading reports which.
+                Err(_) if written == 0 => return,
+                Err(_) => return self.stop(),
+            }
+        }
+        self.sent_ahead = Some(request.clone());
     }
 
     /// Forks a plugin process, which fences itself in and then waits for
@@ -244,8 +329,9 @@ impl Worker {
                     path: PathBuf::new(),
                     timeout: Duration::ZERO,
                     running: true,
-                    answer_due: None,
-                    early_answer: None,
+                    sent_ahead: None,
+                    answers_due: std::collections::VecDeque::new(),
+                    early_answers: Vec::new(),
                     placement,
                 })
             }
@@ -291,12 +377,17 @@ impl Worker {
                 |(mut worker, outcome)| match worker.answer(Call::Load, outcome, deadline)? {
                     Message::Loaded(reported) => {
                         if reported.has_settings {
-                            worker.answer_due = Some(Call::GetSettingsSchema);
+                            worker.answers_due.push_back(Request {
+                                call: Call::GetSettingsSchema,
+                                settings: JsonObject::new(),
+                                ahead: false,
+                            });
                         }
+                        worker.answers_due.extend(worker.sent_ahead.take());
                         Ok((worker, reported))
                     }
                     Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
-                    Message::Value(_) => {
+                    Message::Value(_) | Message::Skipped => {
                         Err(worker.protocol_error(Call::Load, "an answer before any call"))
                     }
                 },
@@ -312,19 +403,13 @@ impl Worker {
                 how: "its process had already been stopped".to_owned(),
             });
         }
-        // An answer sent unasked is read first, so that it is never taken
-        // for the answer to another call.
-        if let Some(due) = self.answer_due.take() {
-            let message = self.exchange(due, Vec::new())?;
-            self.early_answer = Some((due, message));
-        }
-        let message = match self.early_answer.take() {
-            Some((early, message)) if early == call && settings.is_empty() => message,
-            early => {
-                self.early_answer = early;
+        let message = match self.early_answer(call, settings)? {
+            Some(message) => message,
+            None => {
                 let request = Request {
                     call,
                     settings: settings.clone(),
+                    ahead: false,
                 };
                 let mut request = serde_json::to_vec(&request).expect("requests serialize");
                 request.push(b'\n');
@@ -335,7 +420,39 @@ impl Worker {
             Message::Value(object) => Ok(object),
             Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
             Message::Loaded(_) => Err(self.protocol_error(call, "a second load report")),
+            Message::Skipped => Err(self.protocol_error(call, "a call it was asked skipped")),
         }
+    }
+
+    /// The answer to `call` with `settings` if the process sends it
+    /// unasked. Answers due are read in order until that one, and kept for
+    /// later calls; all of them before a request is sent, so that none is
+    /// taken for the answer to another call.
+    fn early_answer(
+        &mut self,
+        call: Call,
+        settings: &JsonObject,
+    ) -> Result<Option<Message>, Error> {
+        let wanted = |request: &Request| request.call == call && request.settings == *settings;
+        if let Some(index) = self.early_answers.iter().position(|(r, _)| wanted(r)) {
+            return Ok(Some(self.early_answers.swap_remove(index).1));
+        }
+        while let Some(due) = self.answers_due.pop_front() {
+            let message = self.exchange(due.call, Vec::new())?;
+            if matches!(message, Message::Skipped) {
+                // Made when asked, once the host has validated the settings.
+                tracing::debug!(call = %due.call, "asked ahead, not called: its settings need the validator");
+                continue;
+            }
+            if wanted(&due) {
+                if due.ahead {
+                    tracing::debug!(%call, "answered ahead");
+                }
+                return Ok(Some(message));
+            }
+            self.early_answers.push((due, message));
+        }
+        Ok(None)
     }
 
     /// Sends `request` (nothing, for an answer sent unasked) and reads the
@@ -709,11 +826,20 @@ fn serve(beside: bool) -> std::io::Result<()> {
         Err(failure) => return send(&error(failure)),
     };
     send(&Message::Loaded(plugin.reported.clone()))?;
-    if plugin.reported.has_settings {
-        send(&reply(
-            plugin.call_with(Call::GetSettingsSchema, &JsonObject::new()),
-        ))?;
+    let has_settings = plugin.reported.has_settings;
+    let mut schema = None;
+    if has_settings {
+        let answer = plugin.call_with(Call::GetSettingsSchema, &JsonObject::new());
+        schema = answer.as_ref().ok().cloned();
+        send(&reply(answer))?;
     }
+    // What a call asked ahead may be made with: settings the schema plainly
+    // accepts, or none for a plugin without settings.
+    let may_call_ahead = |settings: &JsonObject| match (has_settings, &schema) {
+        (false, _) => settings.is_empty(),
+        (true, Some(schema)) => crate::settings::plainly_valid(schema, settings),
+        (true, None) => false,
+    };
     let requests = File::from(requests);
     let requests: Box<dyn std::io::Read> = if beside {
         Box::new(beside::PollingReader(requests))
@@ -722,13 +848,18 @@ fn serve(beside: bool) -> std::io::Result<()> {
     };
     for line in BufReader::new(requests).lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        if request.ahead && !may_call_ahead(&request.settings) {
+            send(&Message::Skipped)?;
+            continue;
+        }
         send(&reply(plugin.call_with(request.call, &request.settings)))?;
     }
     Ok(())
 }
 
 /// Runs, on made-up values, the host code a plugin process runs once its
-/// plugin arrives: the layout check, and reading and writing messages. A
+/// plugin arrives: the layout check, the plain settings check, and reading
+/// and writing messages. A
 /// plugin process beside the host does this while it waits, so that the
 /// first time for real does not also pay for faulting in that code on a
 /// CPU whose caches have never seen it.
@@ -736,9 +867,13 @@ fn rehearse() {
     crate::loader::rehearse_layout_check();
     let answer = r#"{"exporters":{"otlp/x":{"endpoint":"x:4317","tls":{"insecure":true},"n":[1,-2.5,null,"s"]}}}"#;
     let object: JsonObject = serde_json::from_str(answer).unwrap_or_default();
+    let schema = r#"{"type":"object","additionalProperties":false,"properties":{"exporters":{"type":"object"}}}"#;
+    let schema: JsonObject = serde_json::from_str(schema).unwrap_or_default();
+    crate::settings::plainly_valid(&schema, &object);
     let request = Request {
         call: Call::GetOtlpExporterConfig,
         settings: object.clone(),
+        ahead: true,
     };
     let request = serde_json::to_string(&request).unwrap_or_default();
     let _ = serde_json::from_str::<Request>(&request);
@@ -803,6 +938,10 @@ mod tests {
         };
         assert_eq!((kind, message.as_str()), (ErrorKind::CallPanicked, "boom"));
         assert!(matches!(parse_message(br#"{"value":{}}"#), Ok(Message::Value(v)) if v.is_empty()));
+        assert!(matches!(
+            parse_message(br#""skipped""#),
+            Ok(Message::Skipped)
+        ));
         assert!(parse_message(br#"{"value":[]}"#).is_err());
         assert!(parse_message(br#"{"error":{"kind":"no_such_kind","message":""}}"#).is_err());
     }
@@ -819,7 +958,7 @@ mod tests {
         /// Near-miss messages: valid JSON of the wrong shapes.
         #[test]
         fn parse_message_never_panics_on_json(
-            key in "(loaded|value|error|x)",
+            key in "(loaded|value|error|skipped|x)",
             value in prop_oneof![
                 Just("null".to_owned()),
                 Just("{}".to_owned()),

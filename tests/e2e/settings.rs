@@ -482,13 +482,21 @@ impl Recorder {
     }
 
     fn run(&self, yaml: &str, args: &[&str]) -> TestOutput {
+        self.command(yaml).args(args).run()
+    }
+
+    fn command(&self, yaml: &str) -> TestCommand {
         let config = self.dir.write("floe.yaml", yaml);
-        floe_in(self.dir.join("plugins"))
+        let mut command = floe_in(self.dir.join("plugins"));
+        command
             .env("FLOE_FIXTURE_MARKER", &self.marker)
             .arg("--config")
-            .arg(config)
-            .args(args)
-            .run()
+            .arg(config);
+        command
+    }
+
+    fn forget_calls(&self) {
+        let _ = std::fs::remove_file(&self.marker);
     }
 
     fn calls(&self) -> String {
@@ -552,6 +560,78 @@ fn settings_that_fail_validation_never_reach_the_plugin() {
         "green.invalid:4317"
     );
     assert_eq!(recorder.calls(), "configure\notlp_exporter_config\n");
+}
+
+/// A command sends the call it will make with the plugin file, and the
+/// plugin process makes it right after loading, while the host validates
+/// the settings: but only when its schema plainly accepts them. Settings
+/// that need the validator wait for it. Either way the plugin is called
+/// once, and only with valid settings.
+#[test]
+fn a_call_is_made_ahead_only_with_settings_the_schema_plainly_accepts() {
+    let recorder = Recorder::new();
+    let valid = "backends: [{backend: recorder, config: {color: green, port: 4317}}]";
+    let run = |schema_by_ref: bool| {
+        recorder.forget_calls();
+        let mut command = recorder.command(valid);
+        if schema_by_ref {
+            command.env("FLOE_FIXTURE_REF_SCHEMA", "1");
+        }
+        let output = command
+            .args(["-vv", "exporter-config", "recorder", "-o", "json"])
+            .run();
+        output.assert_success();
+        assert_eq!(
+            output.json()["exporters"]["otlp/recorder"]["endpoint"],
+            "green.invalid:4317",
+            "{output}"
+        );
+        assert_eq!(
+            recorder.calls(),
+            "configure\notlp_exporter_config\n",
+            "{output}"
+        );
+        output
+    };
+    let ahead = run(false);
+    assert!(ahead.stderr.contains("answered ahead"), "{ahead}");
+    let waited = run(true);
+    assert!(
+        waited
+            .stderr
+            .contains("asked ahead, not called: its settings need the validator"),
+        "{waited}"
+    );
+    assert!(
+        waited.stderr.contains("building the settings validator"),
+        "{waited}"
+    );
+    assert!(!waited.stderr.contains("answered ahead"), "{waited}");
+}
+
+/// Valid settings are not called ahead when something else in the file can
+/// still be refused once the plugins are loaded: the note that no plugin
+/// was called stays true.
+#[test]
+fn a_refused_configuration_calls_no_plugin_even_one_with_valid_settings() {
+    let recorder = Recorder::new();
+    for (yaml, error) in [
+        (
+            "backends: [{backend: recorder, config: {color: green}}, {backend: nowhere}]",
+            "backends[1].backend",
+        ),
+        (
+            "backends: [{backend: recorder, config: {color: green, token: abc}}]",
+            "backends[0].config.token",
+        ),
+    ] {
+        recorder.forget_calls();
+        let output = recorder.run(yaml, &["exporter-config", "recorder"]);
+        output.assert_code(2);
+        assert!(output.stderr.contains(error), "{output}");
+        assert!(output.stderr.contains("no plugin was called"), "{output}");
+        assert_eq!(recorder.calls(), "", "{output}");
+    }
 }
 
 #[test]
