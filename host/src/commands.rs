@@ -200,15 +200,14 @@ pub fn run(cli: Cli) -> io::Result<ExitCode> {
 /// process before it calls: so a configuration that is refused has still
 /// called no plugin.
 fn call_ahead(isolation: &mut Isolation, command: &Command, config: &Config) {
+    // `exporter-config` and `helm-values` print one backend, or refuse.
+    let one = |args: &DocumentArgs| {
+        let names = selected(args.name.as_deref(), config);
+        if names.len() == 1 { names } else { Vec::new() }
+    };
     let (call, names) = match command {
-        Command::ExporterConfig(args) => (
-            Call::GetOtlpExporterConfig,
-            selected(args.name.as_deref(), config),
-        ),
-        Command::HelmValues(args) => (
-            Call::GetHelmValuesOverride,
-            selected(args.name.as_deref(), config),
-        ),
+        Command::ExporterConfig(args) => (Call::GetOtlpExporterConfig, one(args)),
+        Command::HelmValues(args) => (Call::GetHelmValuesOverride, one(args)),
         Command::Render(render) => match &render.command {
             RenderCommand::Collector(_) => (Call::GetOtlpExporterConfig, owned(config.selected())),
             RenderCommand::Helm(HelmArgs { chart: None, .. }) => {

@@ -859,17 +859,16 @@ fn serve(beside: bool) -> std::io::Result<()> {
 
 /// Runs, on made-up values, the host code a plugin process runs once its
 /// plugin arrives: the layout check, the plain settings check, and reading
-/// and writing messages. A
-/// plugin process beside the host does this while it waits, so that the
-/// first time for real does not also pay for faulting in that code on a
-/// CPU whose caches have never seen it.
+/// and writing messages. A plugin process beside the host does this while
+/// it waits, so that the first time for real does not also pay for
+/// faulting in that code on a CPU whose caches have never seen it.
 fn rehearse() {
     crate::loader::rehearse_layout_check();
     let answer = r#"{"exporters":{"otlp/x":{"endpoint":"x:4317","tls":{"insecure":true},"n":[1,-2.5,null,"s"]}}}"#;
     let object: JsonObject = serde_json::from_str(answer).unwrap_or_default();
     let schema = r#"{"type":"object","additionalProperties":false,"properties":{"exporters":{"type":"object"}}}"#;
     let schema: JsonObject = serde_json::from_str(schema).unwrap_or_default();
-    crate::settings::plainly_valid(&schema, &object);
+    let _ = crate::settings::plainly_valid(&schema, &object);
     let request = Request {
         call: Call::GetOtlpExporterConfig,
         settings: object.clone(),
