@@ -37,24 +37,19 @@ pub(crate) fn violations_before_call(
     prefix: &str,
     name: &str,
 ) -> Result<Vec<Violation>, Error> {
-    if plainly_valid(schema, settings) {
+    let schema = Value::Object(schema.clone());
+    let instance = Value::Object(settings.clone());
+    if plainly_valid(&schema, &instance) {
         tracing::debug!(backend = %name, "settings plainly valid, no validator built");
         return Ok(Vec::new());
     }
-    validate(
-        &Value::Object(schema.clone()),
-        &Value::Object(settings.clone()),
-        prefix,
-        name,
-    )
+    validate(&schema, &instance, prefix, name)
 }
 
-/// Whether `schema` plainly accepts `settings` (see `plain_settings`):
-/// `false` when it refuses them, and when it takes a validator to tell.
-pub(crate) fn plainly_valid(schema: &JsonObject, settings: &JsonObject) -> bool {
-    let schema = Value::Object(schema.clone());
-    let instance = Value::Object(settings.clone());
-    plain_settings::judge(&schema, &instance) == Some(true)
+/// Whether `schema` plainly accepts `instance` (see `plain_settings`):
+/// `false` when it refuses it, and when it takes a validator to tell.
+pub(crate) fn plainly_valid(schema: &Value, instance: &Value) -> bool {
+    plain_settings::judge(schema, instance) == Some(true)
 }
 
 /// [`violations`], with the schema and the settings as JSON values.

@@ -830,14 +830,19 @@ fn serve(beside: bool) -> std::io::Result<()> {
     let mut schema = None;
     if has_settings {
         let answer = plugin.call_with(Call::GetSettingsSchema, &JsonObject::new());
-        schema = answer.as_ref().ok().cloned();
+        schema = answer
+            .as_ref()
+            .ok()
+            .map(|schema| serde_json::Value::Object(schema.clone()));
         send(&reply(answer))?;
     }
     // What a call asked ahead may be made with: settings the schema plainly
     // accepts, or none for a plugin without settings.
     let may_call_ahead = |settings: &JsonObject| match (has_settings, &schema) {
         (false, _) => settings.is_empty(),
-        (true, Some(schema)) => crate::settings::plainly_valid(schema, settings),
+        (true, Some(schema)) => {
+            crate::settings::plainly_valid(schema, &serde_json::Value::Object(settings.clone()))
+        }
         (true, None) => false,
     };
     let requests = File::from(requests);
@@ -867,8 +872,8 @@ fn rehearse() {
     let answer = r#"{"exporters":{"otlp/x":{"endpoint":"x:4317","tls":{"insecure":true},"n":[1,-2.5,null,"s"]}}}"#;
     let object: JsonObject = serde_json::from_str(answer).unwrap_or_default();
     let schema = r#"{"type":"object","additionalProperties":false,"properties":{"exporters":{"type":"object"}}}"#;
-    let schema: JsonObject = serde_json::from_str(schema).unwrap_or_default();
-    let _ = crate::settings::plainly_valid(&schema, &object);
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap_or_default();
+    let _ = crate::settings::plainly_valid(&schema, &serde_json::Value::Object(object.clone()));
     let request = Request {
         call: Call::GetOtlpExporterConfig,
         settings: object.clone(),
