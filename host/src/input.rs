@@ -39,6 +39,12 @@ pub(crate) fn read_regular_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> 
             ),
         ));
     }
+    read_at_most(&file, limit)
+}
+
+/// All of `file`, refused if it holds more than `limit` bytes: what stops
+/// a file that claims to be small, or grows, from making this one hold it.
+pub(crate) fn read_at_most(file: &fs::File, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

@@ -26,7 +26,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt as _;
@@ -359,12 +359,7 @@ fn read(path: &Path, user: u32) -> io::Result<Vec<u8>> {
         path.parent().expect("the index file is in a directory"),
         user,
     )?;
-    let mut bytes = Vec::new();
-    (&file).take(MAX_INDEX + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_INDEX {
-        return refuse(format!("larger than {MAX_INDEX} bytes"));
-    }
-    Ok(bytes)
+    crate::input::read_at_most(&file, MAX_INDEX)
 }
 
 /// Refuses `dir` unless it and every directory above it are safe for a
