@@ -68,18 +68,17 @@ impl FromStr for ApiVersion {
     /// Accepts exactly `X.Y` or `X.Y.Z` with decimal numbers: no prefix, no
     /// pre-release or build suffix, no surrounding space.
     fn from_str(text: &str) -> Result<Self, Error> {
+        let malformed = || Error::MalformedApiVersion {
+            version: text.to_owned(),
+        };
         let mut parts = text.split('.');
         let mut number = || parts.next().and_then(decimal);
         let (Some(major), Some(minor)) = (number(), number()) else {
-            return Err(Error::MalformedApiVersion {
-                version: text.to_owned(),
-            });
+            return Err(malformed());
         };
         // An optional patch number, then nothing.
         if !matches!(parts.next().map(decimal), None | Some(Some(_))) || parts.next().is_some() {
-            return Err(Error::MalformedApiVersion {
-                version: text.to_owned(),
-            });
+            return Err(malformed());
         }
         Ok(ApiVersion { major, minor })
     }
