@@ -60,8 +60,11 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Places `fds` at descriptors 0, 1, … in order and closes every other
-/// descriptor, so the plugin process holds nothing of the host's.
+/// Places `fds` at descriptors 0, 1, … in order, blocking, and closes every
+/// other descriptor, so the plugin process holds nothing of the host's.
+/// The host creates both ends of each pipe non-blocking, for its own ends:
+/// clearing the flag here, in the plugin process, keeps those system calls
+/// off the host's path.
 pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
     // Move every source above the targets first, so that placing one never
     // closes another that is still to be placed.
@@ -80,6 +83,13 @@ pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
     for (target, &source) in high.iter().enumerate() {
         // SAFETY: dup2 onto a small descriptor number; the copy has no CLOEXEC.
         if unsafe { libc::dup2(source, target as RawFd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: F_GETFL and F_SETFL change only the descriptor's flags.
+        let flags = unsafe { libc::fcntl(target as RawFd, libc::F_GETFL) };
+        if flags < 0
+            || unsafe { libc::fcntl(target as RawFd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0
+        {
             return Err(std::io::Error::last_os_error());
         }
     }

@@ -286,11 +286,16 @@ impl Worker {
                 ),
             });
         }
-        let pipe = || rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from);
+        // Non-blocking for the host's ends; the plugin process makes its own
+        // ends blocking again (see os::arrange_descriptors).
+        let pipe = || {
+            rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
+                .map_err(std::io::Error::from)
+        };
         let (requests, requests_child) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
             rustix::net::SocketType::STREAM,
-            rustix::net::SocketFlags::CLOEXEC,
+            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
             None,
         )
         .map_err(|error| spawn_error(error.into()))?;
@@ -314,9 +319,6 @@ impl Worker {
                     .filter(|placement| placement.apply(pid))
                     .map(Box::new);
                 os::remember_group(pid);
-                for fd in [&requests, &replies, &output] {
-                    set_nonblocking(fd).map_err(spawn_error)?;
-                }
                 tracing::debug!(pid = pid.as_raw_nonzero().get(), "plugin process started");
                 Ok(Worker {
                     pid,
@@ -731,13 +733,6 @@ enum Stream {
     Requests,
     Replies,
     Output,
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
-    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
-    let flags = fcntl_getfl(fd)?;
-    fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
-    Ok(())
 }
 
 /// `exit status 3`, `signal SIGSEGV (invalid memory access)`.
