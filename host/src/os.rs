@@ -62,9 +62,9 @@ pub(crate) fn exit_now(code: i32) -> ! {
 
 /// Places `fds` at descriptors 0, 1, … in order, blocking, and closes every
 /// other descriptor, so the plugin process holds nothing of the host's.
-/// The host creates both ends of each pipe non-blocking, for its own ends:
-/// clearing the flag here, in the plugin process, keeps those system calls
-/// off the host's path.
+/// The host creates its socket and pipes to the process non-blocking, for
+/// its own ends: clearing the flag here, on the process's ends (open file
+/// descriptions of their own), keeps those system calls off the host's path.
 pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
     // Move every source above the targets first, so that placing one never
     // closes another that is still to be placed.
