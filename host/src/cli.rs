@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub mod plain;
+
 const AFTER_HELP: &str = "\
 Plugin search path, in order:
   1. each --plugin-dir DIR

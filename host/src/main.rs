@@ -16,12 +16,12 @@ fn main() -> ExitCode {
     // The plugin process of a command that calls plugins starts first, so
     // that its fork and set-up overlap all the rest: parsing, reading the
     // configuration, finding and checking the plugin file.
-    if std::env::var_os("RUST_LOG").is_none()
-        && cli::plainly_calls_isolated(std::env::args_os().skip(1))
-    {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if std::env::var_os("RUST_LOG").is_none() && cli::plainly_calls_isolated(args.iter().cloned()) {
         floe_host::Isolation::prestart();
     }
-    let cli = Cli::parse();
+    let cli = cli::plain::parse(&args, |variable| std::env::var_os(variable).is_some())
+        .unwrap_or_else(Cli::parse);
     init_logging(cli.verbose);
     match commands::run(cli) {
         Ok(code) => code,
