@@ -137,6 +137,20 @@ impl Plugin {
         settings: &JsonObject,
         prefix: &str,
     ) -> Result<Vec<Violation>, Error> {
+        if let Runner::Isolated(worker) = &self.runner {
+            let made = worker.borrow_mut().made_ahead(settings);
+            if made.map_err(|error| Error::InPlugin {
+                path: self.info.path.clone(),
+                error: Box::new(error),
+            })? {
+                tracing::debug!(
+                    plugin = %self.info.name,
+                    by = "its process, answering ahead",
+                    "settings plainly valid, no validator built"
+                );
+                return Ok(Vec::new());
+            }
+        }
         self.violations(settings, prefix, true)
     }
 

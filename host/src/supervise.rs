@@ -28,7 +28,9 @@
 //! settings schema unasked: the host needs it before any call, and it then
 //! costs no round trip of its own. A command that knows the call it will make
 //! sends that too with the plugin file ([`Isolation::call_ahead`]), so the
-//! answer is on its way while the host checks the plugin and its settings.
+//! answer is on its way while the host checks the plugin. That answer comes
+//! before the schema, and only when the schema plainly accepts the settings:
+//! a host that receives it needs neither the schema nor a validator.
 
 use std::fs::File;
 use std::io::Write;
@@ -66,6 +68,8 @@ const REPLIES_FD: i32 = 3;
 
 /// The one byte that carries the plugin file's descriptor.
 const PLUGIN_FILE_MARK: u8 = b'P';
+/// The same, when a call asked ahead follows it ([`Isolation::call_ahead`]).
+const PLUGIN_FILE_AND_CALL_MARK: u8 = b'A';
 
 thread_local! {
     /// A plugin process started ahead of need by [`Isolation::prestart`],
@@ -209,14 +213,26 @@ impl Worker {
         path: &Path,
         backend: Option<&str>,
     ) -> Result<Worker, Error> {
+        let ahead = backend
+            .and_then(|backend| isolation.ahead.iter().find(|(name, _)| name == backend))
+            .map(|(_, request)| {
+                let mut line = serde_json::to_vec(request).expect("requests serialize");
+                line.push(b'\n');
+                (request, line)
+            })
+            .filter(|(_, line)| line.len() <= MAX_AHEAD);
+        let mark = match ahead {
+            Some(_) => PLUGIN_FILE_AND_CALL_MARK,
+            None => PLUGIN_FILE_MARK,
+        };
         let spare = SPARE.with(|spare| spare.borrow_mut().take());
         let mut worker = match spare {
-            Some(spare) if spare.give_plugin(file).is_ok() => spare,
+            Some(spare) if spare.give_plugin(file, mark).is_ok() => spare,
             // None started ahead, or it died waiting (stopped as it drops).
             _ => {
                 let worker = Worker::spawn(None)?;
                 worker
-                    .give_plugin(file)
+                    .give_plugin(file, mark)
                     .map_err(|error| Error::WorkerSpawn {
                         reason: format!("could not pass the plugin file to its process: {error}"),
                     })?;
@@ -225,43 +241,32 @@ impl Worker {
         };
         worker.path = path.to_owned();
         worker.timeout = isolation.timeout;
-        let ahead = backend.and_then(|backend| {
-            isolation
-                .ahead
-                .iter()
-                .find(|(name, _)| name == backend)
-                .map(|(_, request)| request)
-        });
-        if let Some(request) = ahead {
-            worker.send_ahead(request);
+        if let Some((request, line)) = ahead {
+            worker.send_ahead(request, &line);
         }
         Ok(worker)
     }
 
-    /// Sends `request` now, unless it is large; the socket is empty, so it
-    /// goes at once. Should the socket take only part of it, the rest is
-    /// written as the process reads (after loading), within the time limit:
-    /// part of a request left in the socket would garble the next one.
-    fn send_ahead(&mut self, request: &Request) {
-        let mut line = serde_json::to_vec(request).expect("requests serialize");
-        line.push(b'\n');
-        if line.len() > MAX_AHEAD {
-            return;
-        }
+    /// Sends `request`, serialized as `line`, right after the plugin file;
+    /// the socket is empty, so it goes at once. Should the socket take only
+    /// part of it, the rest is written as the process reads (after
+    /// loading), within the time limit: part of a request left in the
+    /// socket would garble the next one. The process was told a request
+    /// follows and waits for it, so one that cannot be sent at all stops
+    /// the process, and loading reports that.
+    fn send_ahead(&mut self, request: &Request, line: &[u8]) {
         let deadline = Instant::now() + self.timeout;
         let mut written = 0;
         while written < line.len() {
             match rustix::io::write(&self.requests, &line[written..]) {
                 Ok(n) => written += n,
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) if written > 0 && Instant::now() < deadline => {
+                Err(Errno::AGAIN) if Instant::now() < deadline => {
                     let mut fds = [os::poll_fd(self.requests.as_fd(), os::POLL_WRITE)];
                     let left = deadline.saturating_duration_since(Instant::now());
                     let _ = os::poll(&mut fds, left);
                 }
-                // Nothing sent (the request then waits for its turn), or the
-                // process is gone or stuck: loading reports which.
-                Err(_) if written == 0 => return,
+                // The process is gone or stuck: loading reports which.
                 Err(_) => return self.stop(),
             }
         }
@@ -341,13 +346,14 @@ impl Worker {
     }
 
     /// Passes the plugin file's descriptor to the process.
-    fn give_plugin(&self, file: &File) -> std::io::Result<()> {
+    /// `mark` says whether a call asked ahead follows.
+    fn give_plugin(&self, file: &File, mark: u8) -> std::io::Result<()> {
         use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
         let fds = [file.as_fd()];
         let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = SendAncillaryBuffer::new(&mut space);
         control.push(SendAncillaryMessage::ScmRights(&fds));
-        let mark = [PLUGIN_FILE_MARK];
+        let mark = [mark];
         // The socket is empty: one byte goes at once, or the process is gone.
         match rustix::net::sendmsg(
             &self.requests,
@@ -378,6 +384,7 @@ impl Worker {
             .map(
                 |(mut worker, outcome)| match worker.answer(Call::Load, outcome, deadline)? {
                     Message::Loaded(reported) => {
+                        worker.answers_due.extend(worker.sent_ahead.take());
                         if reported.has_settings {
                             worker.answers_due.push_back(Request {
                                 call: Call::GetSettingsSchema,
@@ -385,7 +392,6 @@ impl Worker {
                                 ahead: false,
                             });
                         }
-                        worker.answers_due.extend(worker.sent_ahead.take());
                         Ok((worker, reported))
                     }
                     Message::Error { kind, message } => Err(Error::Isolated { kind, message }),
@@ -424,6 +430,32 @@ impl Worker {
             Message::Loaded(_) => Err(self.protocol_error(call, "a second load report")),
             Message::Skipped => Err(self.protocol_error(call, "a call it was asked skipped")),
         }
+    }
+
+    /// Whether the process made the call asked ahead with `settings`,
+    /// which it does only when the plugin's schema plainly accepts them
+    /// (see `serve`): then they need no validation here, nor the schema.
+    /// That verdict comes from the plugin's process, as the schema itself
+    /// would, and it concerns only the plugin's own answers. `false` when
+    /// no call was asked ahead with these settings, or it was skipped.
+    pub(crate) fn made_ahead(&mut self, settings: &JsonObject) -> Result<bool, Error> {
+        let asked = |request: &Request| request.ahead && request.settings == *settings;
+        if self.early_answers.iter().any(|(request, _)| asked(request)) {
+            return Ok(true);
+        }
+        // Sent before the schema, so it is the next answer due when made.
+        if !self.answers_due.front().is_some_and(asked) {
+            return Ok(false);
+        }
+        let due = self.answers_due.pop_front().expect("just looked at");
+        let message = self.exchange(due.call, Vec::new())?;
+        if matches!(message, Message::Skipped) {
+            tracing::debug!(call = %due.call, "asked ahead, not called: its settings need the validator");
+            return Ok(false);
+        }
+        tracing::debug!(call = %due.call, "answered ahead");
+        self.early_answers.push((due, message));
+        Ok(true)
     }
 
     /// The answer to `call` with `settings` if the process sends it
@@ -797,7 +829,7 @@ fn serve(beside: bool) -> std::io::Result<()> {
     if beside {
         beside::await_readable(requests.as_fd());
     }
-    let Some(plugin_file) = receive_plugin(&requests)? else {
+    let Some((plugin_file, call_follows)) = receive_plugin(&requests)? else {
         // Started ahead of need and never needed.
         return Ok(());
     };
@@ -822,15 +854,12 @@ fn serve(beside: bool) -> std::io::Result<()> {
     };
     send(&Message::Loaded(plugin.reported.clone()))?;
     let has_settings = plugin.reported.has_settings;
-    let mut schema = None;
-    if has_settings {
-        let answer = plugin.call_with(Call::GetSettingsSchema, &JsonObject::new());
-        schema = answer
-            .as_ref()
-            .ok()
-            .map(|schema| serde_json::Value::Object(schema.clone()));
-        send(&reply(answer))?;
-    }
+    let schema_answer =
+        has_settings.then(|| plugin.call_with(Call::GetSettingsSchema, &JsonObject::new()));
+    let schema = schema_answer
+        .as_ref()
+        .and_then(|answer| answer.as_ref().ok())
+        .map(|schema| serde_json::Value::Object(schema.clone()));
     // What a call asked ahead may be made with: settings the schema plainly
     // accepts, or none for a plugin without settings.
     let may_call_ahead = |settings: &JsonObject| match (has_settings, &schema) {
@@ -846,13 +875,27 @@ fn serve(beside: bool) -> std::io::Result<()> {
     } else {
         Box::new(requests)
     };
-    for line in BufReader::new(requests).lines() {
+    let answer = |line: std::io::Result<String>,
+                  send: &mut dyn FnMut(&Message) -> std::io::Result<()>|
+     -> std::io::Result<()> {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
         if request.ahead && !may_call_ahead(&request.settings) {
-            send(&Message::Skipped)?;
-            continue;
+            return send(&Message::Skipped);
         }
-        send(&reply(plugin.call_with(request.call, &request.settings)))?;
+        send(&reply(plugin.call_with(request.call, &request.settings)))
+    };
+    let mut lines = BufReader::new(requests).lines();
+    // The call asked ahead is answered before the schema: a host that
+    // finds it made knows the schema plainly accepts its settings, and
+    // needs the schema no more (see Worker::made_ahead).
+    if call_follows && let Some(line) = lines.next() {
+        answer(line, &mut send)?;
+    }
+    if let Some(schema_answer) = schema_answer {
+        send(&reply(schema_answer))?;
+    }
+    for line in lines {
+        answer(line, &mut send)?;
     }
     Ok(())
 }
@@ -890,9 +933,10 @@ fn rehearse() {
     }
 }
 
-/// The plugin file's descriptor, the first thing the host sends; `None`
-/// when the host closes the socket without sending one.
-fn receive_plugin(requests: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
+/// The plugin file's descriptor, the first thing the host sends, and
+/// whether a call asked ahead follows it; `None` when the host closes the
+/// socket without sending one.
+fn receive_plugin(requests: &OwnedFd) -> std::io::Result<Option<(OwnedFd, bool)>> {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -918,7 +962,8 @@ fn receive_plugin(requests: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
         }
     }
     match (mark[0], files.pop(), files.is_empty()) {
-        (PLUGIN_FILE_MARK, Some(file), true) => Ok(Some(file)),
+        (PLUGIN_FILE_MARK, Some(file), true) => Ok(Some((file, false))),
+        (PLUGIN_FILE_AND_CALL_MARK, Some(file), true) => Ok(Some((file, true))),
         _ => Err(std::io::Error::other("expected one plugin file descriptor")),
     }
 }
