@@ -107,8 +107,9 @@ pub(crate) fn arrange_descriptors(fds: &[RawFd]) -> std::io::Result<()> {
 /// are paid ahead of need, off the host's CPU. Only resident pages are
 /// copied, so the process grows by at most the writable memory the host
 /// already uses, never by whole mappings. Best effort: a mapping that
-/// cannot be read or populated (a kernel before 5.14) is skipped.
-pub(crate) fn copy_shared_pages() {
+/// cannot be read or populated (a kernel before 5.14) is skipped. Stops
+/// early once `enough` holds, asked before each run of pages.
+pub(crate) fn copy_shared_pages(enough: impl Fn() -> bool) {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;
     };
@@ -150,6 +151,9 @@ pub(crate) fn copy_shared_pages() {
             if resident[index] & 1 == 0 {
                 index += 1;
                 continue;
+            }
+            if enough() {
+                return;
             }
             let first = index;
             while index < pages && resident[index] & 1 != 0 {
@@ -406,7 +410,7 @@ mod tests {
         let heap: Vec<u64> = (0..100_000).collect();
         let mut stack = [0u8; 4096];
         stack.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
-        super::copy_shared_pages();
+        super::copy_shared_pages(|| false);
         assert!(heap.iter().enumerate().all(|(i, &v)| v == i as u64));
         assert!(stack.iter().enumerate().all(|(i, &b)| b == i as u8));
     }

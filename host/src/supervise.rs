@@ -808,10 +808,6 @@ fn plugin_process(host: Pid, fds: &[i32], placement: Option<Placement>) -> ! {
         os::exit_now(1);
     }
     let beside = placement.is_some_and(|placement| placement.apply_here());
-    if beside {
-        os::copy_shared_pages();
-        rehearse();
-    }
     os::exit_now(match serve(beside) {
         Ok(()) => 0,
         Err(_) => 1,
@@ -827,6 +823,13 @@ fn serve(beside: bool) -> std::io::Result<()> {
     let replies = os::take_fd(REPLIES_FD);
     let requests = os::take_fd(REQUESTS_FD);
     if beside {
+        // Warming up for the plugin only while it has not arrived: once it
+        // is here, loading it comes first.
+        let arrived = || beside::readable_now(requests.as_fd());
+        os::copy_shared_pages(arrived);
+        if !arrived() {
+            rehearse();
+        }
         beside::await_readable(requests.as_fd());
     }
     let Some((plugin_file, call_follows)) = receive_plugin(&requests)? else {

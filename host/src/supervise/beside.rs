@@ -18,7 +18,9 @@
 //!    CPU the process needs.
 //! 3. While the process waits for its plugin, it breaks the copy-on-write
 //!    sharing of the host's memory ([`os::copy_shared_pages`]), so neither
-//!    side pays those faults once the plugin is chosen.
+//!    side pays those faults once the plugin is chosen, and rehearses the
+//!    code it runs on a plugin. It stops as soon as the plugin arrives: a
+//!    host that finds its plugin quickly must not wait for the warm-up.
 //!
 //! On a single CPU none of this applies and both sides sleep while they
 //! wait, as before.
@@ -122,6 +124,12 @@ pub(crate) fn await_readable(fd: BorrowedFd<'_>) {
         rustix::thread::sched_yield();
         true
     });
+}
+
+/// Whether `fd` has something to read now, without waiting.
+pub(crate) fn readable_now(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [os::poll_fd(fd, os::POLL_READ)];
+    os::poll(&mut fds, Duration::ZERO).is_ok() && os::poll_ready(&fds[0])
 }
 
 /// A reader that, before each read, polls for its input as [`await_readable`]
