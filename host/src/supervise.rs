@@ -183,8 +183,8 @@ pub(crate) struct Worker {
     /// A call sent with the plugin file ([`Isolation::call_ahead`]).
     sent_ahead: Option<Request>,
     /// Calls the process answers without being asked, in the order it
-    /// answers them: the settings schema right after loading, then the
-    /// call sent ahead.
+    /// answers them: the call sent ahead right after loading, then the
+    /// settings schema.
     answers_due: std::collections::VecDeque<Request>,
     /// Those answers, once read ahead of the call that wants them.
     early_answers: Vec<(Request, Message)>,
