@@ -139,10 +139,7 @@ impl Plugin {
     ) -> Result<Vec<Violation>, Error> {
         if let Runner::Isolated(worker) = &self.runner {
             let made = worker.borrow_mut().made_ahead(settings);
-            if made.map_err(|error| Error::InPlugin {
-                path: self.info.path.clone(),
-                error: Box::new(error),
-            })? {
+            if made.map_err(|error| self.in_plugin(error))? {
                 tracing::debug!(
                     plugin = %self.info.name,
                     by = "its process, answering ahead",
@@ -160,13 +157,17 @@ impl Plugin {
         prefix: &str,
         plain_ones_pass: bool,
     ) -> Result<Vec<Violation>, Error> {
-        let in_plugin = |error| Error::InPlugin {
+        let schema = self.settings_schema().map_err(|e| self.in_plugin(e))?;
+        self.violations_against(schema, settings, prefix, plain_ones_pass)
+            .map_err(|e| self.in_plugin(e))
+    }
+
+    /// `error`, said of this plugin's file.
+    fn in_plugin(&self, error: Error) -> Error {
+        Error::InPlugin {
             path: self.info.path.clone(),
             error: Box::new(error),
-        };
-        let schema = self.settings_schema().map_err(in_plugin)?;
-        self.violations_against(schema, settings, prefix, plain_ones_pass)
-            .map_err(in_plugin)
+        }
     }
 
     /// What is wrong with `settings` for `schema`, this plugin's.

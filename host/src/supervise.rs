@@ -448,14 +448,24 @@ impl Worker {
             return Ok(false);
         }
         let due = self.answers_due.pop_front().expect("just looked at");
-        let message = self.exchange(due.call, Vec::new())?;
-        if matches!(message, Message::Skipped) {
-            tracing::debug!(call = %due.call, "asked ahead, not called: its settings need the validator");
+        let Some(message) = self.read_due(&due)? else {
             return Ok(false);
-        }
+        };
         tracing::debug!(call = %due.call, "answered ahead");
         self.early_answers.push((due, message));
         Ok(true)
+    }
+
+    /// Reads the answer the process sends unasked for `due`; `None` for a
+    /// call asked ahead that it skipped, which is made when asked, once the
+    /// host has validated its settings.
+    fn read_due(&mut self, due: &Request) -> Result<Option<Message>, Error> {
+        let message = self.exchange(due.call, Vec::new())?;
+        if matches!(message, Message::Skipped) {
+            tracing::debug!(call = %due.call, "asked ahead, not called: its settings need the validator");
+            return Ok(None);
+        }
+        Ok(Some(message))
     }
 
     /// The answer to `call` with `settings` if the process sends it
@@ -472,12 +482,9 @@ impl Worker {
             return Ok(Some(self.early_answers.swap_remove(index).1));
         }
         while let Some(due) = self.answers_due.pop_front() {
-            let message = self.exchange(due.call, Vec::new())?;
-            if matches!(message, Message::Skipped) {
-                // Made when asked, once the host has validated the settings.
-                tracing::debug!(call = %due.call, "asked ahead, not called: its settings need the validator");
+            let Some(message) = self.read_due(&due)? else {
                 continue;
-            }
+            };
             if wanted(&due) {
                 if due.ahead {
                     tracing::debug!(%call, "answered ahead");
